@@ -1,0 +1,222 @@
+"""The one typed config object, loaded from TOML (+ a few env overrides) at start.
+
+Errors name the key and the reason, so a wrong file fails before any job runs.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Literal, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/service.toml")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServiceSection(_Frozen):
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = Path("var")
+    database_url: str = "sqlite:///var/service.db"
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown timezone {value!r}") from err
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class CampaignSection(_Frozen):
+    name: str
+    start: date | None = None
+    end: date | None = None
+    organiser: str = "湖南省商务厅电子商务处"
+    mailbox_address: str = "hndzsw@163.com"
+
+
+class Deadline(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    due: date
+    required: bool = True
+    keywords: tuple[str, ...] = ()
+    wants_table: bool = False  # the 附件1 statistics table belongs to this deadline
+
+
+class City(_Frozen):
+    name: str
+    aliases: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    counties: tuple[str, ...] = ()
+    addressee: str = ""  # 称呼 in letters, default "<short>商务局"
+
+    @field_validator("emails")
+    @classmethod
+    def _lower_emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(e.strip().lower() for e in value)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Canonical name first, then aliases, longest first so 湘西州 wins over 湘西."""
+        return (self.name, *sorted(self.aliases, key=len, reverse=True))
+
+
+class MailboxSection(_Frozen):
+    """Where mail comes from. kind="folder" reads a local Maildir/.eml folder (embedded default)."""
+
+    kind: Literal["folder", "imap"] = "folder"
+    folder: Path | None = None  # default: <data_dir>/mailbox
+    host: str = ""
+    port: int = 993
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    user: str = ""
+    password: SecretStr | None = None  # from env SERVICE_IMAP_PASSWORD or password_file
+    password_file: Path | None = None
+    folders: tuple[str, ...] = ("INBOX",)
+    timeout: float = 30.0
+    batch_size: int = 50
+
+
+class LimitsSection(_Frozen):
+    """Bounds on what one message may unpack to (zip bombs, nested forwards)."""
+
+    max_attachment_bytes: int = 50 * 1024 * 1024
+    max_unpacked_bytes: int = 200 * 1024 * 1024
+    max_compression_ratio: int = 200
+    max_depth: int = 3
+    max_members: int = 500
+
+
+class Config(_Frozen):
+    service: ServiceSection = ServiceSection()
+    campaign: CampaignSection
+    deadlines: tuple[Deadline, ...]
+    cities: tuple[City, ...]
+    mailbox: MailboxSection = MailboxSection()
+    limits: LimitsSection = LimitsSection()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Config":
+        ids = [d.id for d in self.deadlines]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"deadlines: duplicate id in {ids}")
+        if not self.deadlines:
+            raise ValueError("deadlines: at least one deadline is needed")
+        names = [c.name for c in self.cities]
+        if len(set(names)) != len(names):
+            raise ValueError(f"cities: duplicate name in {names}")
+        seen: dict[str, str] = {}
+        for city in self.cities:
+            for email in city.emails:
+                if email in seen and seen[email] != city.name:
+                    raise ValueError(f"cities: {email} listed for both {seen[email]} and {city.name}")
+                seen[email] = city.name
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.service.tz
+
+    @property
+    def data_dir(self) -> Path:
+        return self.service.data_dir
+
+    @property
+    def mailbox_folder(self) -> Path:
+        return self.mailbox.folder or self.service.data_dir / "mailbox"
+
+    def deadline(self, deadline_id: str) -> Deadline:
+        for d in self.deadlines:
+            if d.id == deadline_id:
+                return d
+        raise KeyError(deadline_id)
+
+    def city(self, name: str) -> City:
+        for c in self.cities:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def table_deadline(self) -> Deadline:
+        """The deadline whose report carries the 附件1 table (the last one unless marked)."""
+        marked = [d for d in self.deadlines if d.wants_table]
+        return marked[0] if marked else max(self.deadlines, key=lambda d: d.due)
+
+
+def _format_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{key}: {e['msg']}")
+    return "; ".join(lines)
+
+
+def _read_secret(environ: Mapping[str, str], env_key: str, file: Path | None) -> str | None:
+    if environ.get(env_key):
+        return environ[env_key]
+    file_env = environ.get(env_key + "_FILE")
+    path = Path(file_env) if file_env else file
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"{env_key}: cannot read secret file {path}: {err.strerror}") from err
+
+
+def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Config:
+    """Build the Config from parsed TOML plus env overrides (SERVICE_DATA_DIR, SERVICE_DATABASE_URL)."""
+    environ = os.environ if environ is None else environ
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    service = data.setdefault("service", {})
+    if environ.get("SERVICE_DATA_DIR"):
+        service["data_dir"] = environ["SERVICE_DATA_DIR"]
+    if environ.get("SERVICE_DATABASE_URL"):
+        service["database_url"] = environ["SERVICE_DATABASE_URL"]
+    elif "data_dir" in service and "database_url" not in service:
+        service["database_url"] = f"sqlite:///{Path(service['data_dir']) / 'service.db'}"
+    mailbox = data.get("mailbox")
+    if isinstance(mailbox, dict):
+        for key in ("password",):
+            if key in mailbox:
+                raise ConfigError("mailbox.password: passwords never live in the config file; "
+                                  "set SERVICE_IMAP_PASSWORD or mailbox.password_file")
+        file = Path(mailbox["password_file"]) if mailbox.get("password_file") else None
+        secret = _read_secret(environ, "SERVICE_IMAP_PASSWORD", file)
+        if secret is not None:
+            mailbox["password"] = secret
+        data["mailbox"] = mailbox
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from err
+
+
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load the TOML file named by path, else env SERVICE_CONFIG, else config/service.toml."""
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get("SERVICE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file not found: {path}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    return config_from_dict(data, environ)

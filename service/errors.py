@@ -1,0 +1,23 @@
+"""Errors the service raises (bad *input* is never an exception: it is a model.Problem).
+
+    ServiceError
+    ├── ConfigError   wrong config file, env or secret: fail at start, name key and reason
+    ├── SourceError   the mailbox cannot be read (login refused, network)
+    └── SendError     an email cannot be sent
+"""
+
+
+class ServiceError(Exception):
+    """Base of the errors the CLI reports as one line and a non-zero exit."""
+
+
+class ConfigError(ServiceError):
+    pass
+
+
+class SourceError(ServiceError):
+    pass
+
+
+class SendError(ServiceError):
+    pass

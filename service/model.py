@@ -1,0 +1,110 @@
+"""Values passed between the stages: parse -> attribute -> extract -> track.
+
+All frozen; no stage mutates another stage's output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Bad input recorded as data: a stable code, a sentence for people, and where."""
+
+    code: str  # e.g. "unreadable_attachment", "unknown_county", "no_header"
+    message_zh: str  # shown to staff and quoted in receipts to the city
+    detail: str = ""  # technical detail for staff (exception text, raw value)
+    file: str = ""  # attachment name the problem is about, if any
+    row: int | None = None  # 1-based row in the source sheet/table, if any
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file found in a message (also inside forwarded mail and zip archives)."""
+
+    filename: str  # decoded, sanitised display name (no path parts)
+    content: bytes
+    kind: str  # sniffed from content: xlsx xlsm ods xls docx doc csv zip pdf image et wps rtf text unknown
+    declared_type: str = ""  # Content-Type as the sender's client declared it (not trusted)
+    origin: str = ""  # containers it came from, e.g. "转发邮件/附件.zip"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A parsed email. Times are aware datetimes; bodies are decoded text."""
+
+    message_id: str
+    sender: str  # lower-cased address
+    sender_name: str
+    subject: str
+    date: datetime | None  # Date header
+    received: datetime | None  # newest Received header timestamp
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = ()
+    auto_generated: bool = False  # auto-reply, bounce, mailing list robot
+    problems: tuple[Problem, ...] = ()
+    in_reply_to: str = ""
+    references: str = ""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Numbers read from the free text of 活动成效."""
+
+    participants: float | None = None  # 参与主体数量 (家)
+    products: float | None = None  # 商品数量 (款/种/个)
+    sales_wan: float | None = None  # 销售额, in 万元
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One activity of the 重点活动统计表, values kept as the city wrote them."""
+
+    county: str  # 县（市、区）
+    organiser: str  # 举办单位
+    name: str  # 活动名称
+    content: str  # 活动形式及具体内容
+    effect: str  # 活动成效
+    note: str = ""  # 备注
+    seq: str = ""  # 序号 as written
+    source_row: int = 0  # 1-based row (or table row) in the source
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A statistics table found in one sheet (or Word table) of one attachment."""
+
+    filename: str
+    sheet: str
+    rows: tuple[Row, ...]
+    unit: str = ""  # 填报单位
+    contact: str = ""  # 联系人
+    contact_title: str = ""  # 职务
+    phone: str = ""  # 联系方式
+    email: str = ""  # 邮箱
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What an attachment yielded: tables, and the problems met reading it."""
+
+    tables: tuple[Table, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Which city sent a message and for which deadline."""
+
+    city: str | None  # canonical name, e.g. "长沙市"; None when unknown
+    deadline: str | None  # deadline id, e.g. "progress"
+    received_at: datetime  # the moment the office received it (local time)
+    city_source: str = ""  # "sender", "subject", "filename", "unit", "body"
+    deadline_source: str = ""  # "keyword" or "date"
+    unregistered_sender: bool = False
+    is_report: bool = False  # counts towards the deadline
+    problems: tuple[Problem, ...] = ()
