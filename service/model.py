@@ -108,3 +108,34 @@ class Attribution:
     unregistered_sender: bool = False
     is_report: bool = False  # counts towards the deadline
     problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """Where one city stands for one deadline at a given moment (output of track)."""
+
+    city: str
+    deadline: str
+    state: str  # "on_time" | "late" | "missing" | "pending"
+    received_at: datetime | None = None  # latest counted version (local time)
+    first_received_at: datetime | None = None  # first version: decides on time / late
+    rows: int = 0
+    problems: tuple[str, ...] = ()  # message_zh of the report's problems
+    message_id: str = ""  # the message carrying the current version
+    versions: int = 0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An email the service wants to send; `key` makes sending idempotent."""
+
+    key: str  # e.g. "reminder:长沙市:progress:upcoming:2022-01-03T09:00+08:00"
+    kind: str  # "upcoming" | "overdue" | "receipt" | "digest"
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    city: str = ""
+    deadline: str = ""
+    in_reply_to: str = ""  # receipts thread under the city's message
+    attachments: tuple[tuple[str, bytes], ...] = ()
