@@ -103,6 +103,72 @@ class LimitsSection(_Frozen):
     max_members: int = 500
 
 
+class SmtpSection(_Frozen):
+    """Outgoing mail. kind="outbox" writes .eml files under <data_dir>/outbox (embedded default)."""
+
+    kind: Literal["outbox", "smtp"] = "outbox"
+    outbox: Path | None = None  # default: <data_dir>/outbox
+    host: str = ""
+    port: int = 465
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    user: str = ""
+    password: SecretStr | None = None  # from env SERVICE_SMTP_PASSWORD or password_file
+    password_file: Path | None = None
+    from_address: str = "hndzsw@163.com"
+    from_name: str = "湖南省商务厅电子商务处"
+    timeout: float = 30.0
+    retries: int = 3  # further attempts after the first, on transient failures only
+    backoff_seconds: float = 5.0  # wait before retry i is backoff_seconds * 2**i
+    ca_file: Path | None = None  # extra CA bundle to trust (self-signed test or relay servers)
+
+
+class RemindersSection(_Frozen):
+    enabled: bool = True
+    time: str = "09:00"  # local time of day reminders go out
+    upcoming_workdays: tuple[int, ...] = (3, 1)  # working days before the deadline
+    overdue_workdays: tuple[int, ...] = (1,)  # working days after the deadline
+    plan_cities: tuple[str, ...] = ()  # cities that said they run sub-venues (optional deadline)
+    overdue_catch_up_workdays: int = 2  # a missed overdue notice may still go out this many workdays late
+    contact_name: str = "刘琦"  # 联系人 line under the signature of every letter
+    contact_phone: str = "0731-82287166"
+
+    @field_validator("time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"time must be HH:MM, got {value!r}")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+
+class ReceiptsSection(_Frozen):
+    enabled: bool = True
+    window_hours: float = 72.0  # only mail received this recently gets a receipt (no receipts on backfill)
+
+
+class DigestSection(_Frozen):
+    enabled: bool = True
+    recipients: tuple[str, ...] = ("hndzsw@163.com",)
+    time: str = "08:30"
+    attach_workbook: bool = False
+    poll_stale_hours: float = 2.0  # flag the mailbox as silent when the last good poll is older
+
+    @field_validator("time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"time must be HH:MM, got {value!r}")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+
+class CalendarSection(_Frozen):
+    """Official holidays and make-up workdays for years the chinesecalendar package does not know."""
+
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
+
+
 class Config(_Frozen):
     service: ServiceSection = ServiceSection()
     campaign: CampaignSection
@@ -110,6 +176,11 @@ class Config(_Frozen):
     cities: tuple[City, ...]
     mailbox: MailboxSection = MailboxSection()
     limits: LimitsSection = LimitsSection()
+    smtp: SmtpSection = SmtpSection()
+    reminders: RemindersSection = RemindersSection()
+    receipts: ReceiptsSection = ReceiptsSection()
+    digest: DigestSection = DigestSection()
+    calendar: CalendarSection = CalendarSection()
 
     @model_validator(mode="after")
     def _consistent(self) -> "Config":
@@ -136,6 +207,10 @@ class Config(_Frozen):
     @property
     def data_dir(self) -> Path:
         return self.service.data_dir
+
+    @property
+    def outbox_folder(self) -> Path:
+        return self.smtp.outbox or self.service.data_dir / "outbox"
 
     @property
     def mailbox_folder(self) -> Path:
@@ -181,6 +256,17 @@ def _read_secret(environ: Mapping[str, str], env_key: str, file: Path | None) ->
         raise ConfigError(f"{env_key}: cannot read secret file {path}: {err.strerror}") from err
 
 
+def _with_secret(section: str, values: dict, environ: Mapping[str, str], env_key: str) -> dict:
+    if "password" in values:
+        raise ConfigError(f"{section}.password: passwords never live in the config file; "
+                          f"set {env_key} (or {env_key}_FILE) or {section}.password_file")
+    file = Path(values["password_file"]) if values.get("password_file") else None
+    secret = _read_secret(environ, env_key, file)
+    if secret is not None:
+        values["password"] = secret
+    return values
+
+
 def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Config:
     """Build the Config from parsed TOML plus env overrides (SERVICE_DATA_DIR, SERVICE_DATABASE_URL)."""
     environ = os.environ if environ is None else environ
@@ -192,17 +278,8 @@ def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Co
         service["database_url"] = environ["SERVICE_DATABASE_URL"]
     elif "data_dir" in service and "database_url" not in service:
         service["database_url"] = f"sqlite:///{Path(service['data_dir']) / 'service.db'}"
-    mailbox = data.get("mailbox")
-    if isinstance(mailbox, dict):
-        for key in ("password",):
-            if key in mailbox:
-                raise ConfigError("mailbox.password: passwords never live in the config file; "
-                                  "set SERVICE_IMAP_PASSWORD or mailbox.password_file")
-        file = Path(mailbox["password_file"]) if mailbox.get("password_file") else None
-        secret = _read_secret(environ, "SERVICE_IMAP_PASSWORD", file)
-        if secret is not None:
-            mailbox["password"] = secret
-        data["mailbox"] = mailbox
+    for section, env_key in (("mailbox", "SERVICE_IMAP_PASSWORD"), ("smtp", "SERVICE_SMTP_PASSWORD")):
+        data[section] = _with_secret(section, dict(data.get(section) or {}), environ, env_key)
     try:
         return Config.model_validate(data)
     except ValidationError as err:

@@ -1,0 +1,374 @@
+"""The database: SQLAlchemy 2 Core tables and the queries the stages need; the only sqlalchemy import.
+
+Facts (messages, deliveries, sent log, watermarks, health) are append/update-only and are
+never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import (
+    Boolean, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+    TypeDecorator, create_engine, delete, event, func, insert, select, update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC (SQLite has no time zones); read back aware in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("message_id", Text, nullable=False, index=True),
+    Column("size", Integer, nullable=False),
+    Column("source_received_at", UtcDateTime),  # IMAP INTERNALDATE when known
+    Column("ingested_at", UtcDateTime, nullable=False),
+    Column("duplicate_of", Integer, ForeignKey("messages.id")),
+)
+deliveries = Table(
+    "deliveries", metadata,
+    Column("source_id", Text, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+results = Table(
+    "results", metadata,
+    Column("message", Integer, ForeignKey("messages.id"), primary_key=True),
+    Column("sender", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("city", Text, index=True),
+    Column("deadline", Text),
+    Column("is_report", Boolean, nullable=False),
+    Column("auto_generated", Boolean, nullable=False),
+    Column("unregistered_sender", Boolean, nullable=False),
+    Column("city_source", Text, nullable=False),
+    Column("deadline_source", Text, nullable=False),
+    Column("tables", Integer, nullable=False),
+    Column("attachments", Text, nullable=False),  # JSON list of {filename, kind, origin}
+    Column("units", Text, nullable=False),  # JSON list of 填报单位/联系人 per table
+)
+problems = Table(
+    "problems", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("code", Text, nullable=False),
+    Column("message_zh", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("row", Integer),
+)
+rows = Table(
+    "rows", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("sheet", Text, nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("seq", Text, nullable=False),
+    Column("county", Text, nullable=False),
+    Column("organiser", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("effect", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("participants", Float),
+    Column("products", Float),
+    Column("sales_wan", Float),
+)
+watermarks = Table(
+    "watermarks", metadata,
+    Column("folder", Text, primary_key=True),
+    Column("uidvalidity", Integer, nullable=False),
+    Column("last_uid", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+sent = Table(
+    "sent", metadata,
+    Column("key", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("deadline", Text, nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list
+    Column("subject", Text, nullable=False),
+    Column("status", Text, nullable=False),  # "sending" | "sent" | "failed"
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("smtp_message_id", Text, nullable=False),
+)
+health = Table(
+    "health", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+DERIVED = (rows, problems, results)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    sha256: str
+    message_id: str
+    source_received_at: datetime | None
+    ingested_at: datetime
+    duplicate_of: int | None
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    key: str
+    kind: str
+    city: str
+    deadline: str
+    recipients: tuple[str, ...]
+    subject: str
+    status: str
+    attempts: int
+    error: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(url[len(prefix):]) if url.startswith(prefix) and url != "sqlite:///:memory:" else None
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for any SQLAlchemy URL; a SQLite file gets WAL, a busy timeout and 0600 mode."""
+    path = _sqlite_path(url)
+    if path is None:
+        return create_engine(url, pool_pre_ping=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        path.touch(mode=0o600)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+class Store:
+    """Queries over one engine. Each public method is its own transaction unless given `conn`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        store = cls(make_engine(url))
+        metadata.create_all(store.engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- facts: messages and deliveries -------------------------------------------------
+    def record_message(self, *, sha256: str, message_id: str, size: int, source_id: str,
+                       source_received_at: datetime | None, now: datetime) -> tuple[int, bool]:
+        """Record an archived message and where it came from; returns (id, is_new)."""
+        with self.engine.begin() as conn:
+            existing = conn.execute(select(messages.c.id).where(messages.c.sha256 == sha256)).scalar()
+            is_new = existing is None
+            if is_new:
+                duplicate_of = None
+                if message_id:
+                    duplicate_of = conn.execute(
+                        select(func.min(messages.c.id)).where(messages.c.message_id == message_id)
+                    ).scalar()
+                existing = conn.execute(insert(messages).values(
+                    sha256=sha256, message_id=message_id, size=size, ingested_at=now,
+                    source_received_at=source_received_at, duplicate_of=duplicate_of,
+                )).inserted_primary_key[0]
+            if source_id and not conn.execute(
+                select(deliveries.c.source_id).where(deliveries.c.source_id == source_id)
+            ).first():
+                conn.execute(insert(deliveries).values(source_id=source_id, message=existing, seen_at=now))
+        return int(existing), is_new
+
+    def has_delivery(self, source_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(deliveries.c.source_id).where(deliveries.c.source_id == source_id)
+            ).first() is not None
+
+    def delivery_ids(self, prefix: str) -> set[str]:
+        """All source ids starting with prefix (a folder source lists its files once per poll)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(deliveries.c.source_id).where(deliveries.c.source_id.startswith(prefix)))
+            return {r[0] for r in found}
+
+    def stored_messages(self) -> list[StoredMessage]:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(messages).order_by(messages.c.id))
+            return [StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at,
+                                  r.duplicate_of) for r in found]
+
+    def stored_message(self, message: int) -> StoredMessage:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(messages).where(messages.c.id == message)).one()
+            return StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at, r.duplicate_of)
+
+    # -- derived: results, problems, rows ----------------------------------------------
+    def replace_result(self, message: int, result: dict, found_problems: Iterable[dict],
+                       found_rows: Iterable[dict]) -> None:
+        """Replace everything derived from one message, in one transaction."""
+        with self.engine.begin() as conn:
+            self._clear_derived(conn, message)
+            conn.execute(insert(results).values(message=message, **result))
+            problem_values = [dict(p, message=message) for p in found_problems]
+            if problem_values:
+                conn.execute(insert(problems), problem_values)
+            row_values = [dict(r, message=message, position=i) for i, r in enumerate(found_rows)]
+            if row_values:
+                conn.execute(insert(rows), row_values)
+
+    @staticmethod
+    def _clear_derived(conn: Connection, message: int) -> None:
+        for table in DERIVED:
+            conn.execute(delete(table).where(table.c.message == message))
+
+    def clear_all_derived(self) -> None:
+        with self.engine.begin() as conn:
+            for table in DERIVED:
+                conn.execute(delete(table))
+
+    def results(self) -> list[dict]:
+        """Every message's derived result, joined with its message facts, oldest first."""
+        query = (select(results, messages.c.message_id, messages.c.sha256, messages.c.duplicate_of)
+                 .join(messages, messages.c.id == results.c.message).order_by(results.c.message))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def problems(self, message_ids: Iterable[int] | None = None) -> list[dict]:
+        query = select(problems).order_by(problems.c.message, problems.c.id)
+        if message_ids is not None:
+            query = query.where(problems.c.message.in_(list(message_ids)))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def rows(self, message_ids: Iterable[int]) -> list[dict]:
+        query = (select(rows).where(rows.c.message.in_(list(message_ids)))
+                 .order_by(rows.c.message, rows.c.position))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def row_counts(self) -> dict[int, int]:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(rows.c.message, func.count()).group_by(rows.c.message))
+            return {m: n for m, n in found}
+
+    # -- IMAP watermarks ---------------------------------------------------------------
+    def get_watermark(self, folder: str) -> tuple[int, int] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(watermarks).where(watermarks.c.folder == folder)).first()
+            return (r.uidvalidity, r.last_uid) if r else None
+
+    def set_watermark(self, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
+        """Advance (or reset on a new UIDVALIDITY) a folder's watermark; never moves it back."""
+        with self.engine.begin() as conn:
+            r = conn.execute(select(watermarks).where(watermarks.c.folder == folder)).first()
+            if r is None:
+                conn.execute(insert(watermarks).values(folder=folder, uidvalidity=uidvalidity,
+                                                       last_uid=last_uid, updated_at=now))
+            elif r.uidvalidity != uidvalidity or last_uid > r.last_uid:
+                conn.execute(update(watermarks).where(watermarks.c.folder == folder).values(
+                    uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now))
+
+    # -- health ------------------------------------------------------------------------
+    def set_health(self, key: str, value: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(update(health).where(health.c.key == key).values(value=value, at=now)).rowcount == 0:
+                conn.execute(insert(health).values(key=key, value=value, at=now))
+
+    def get_health(self, key: str) -> tuple[str, datetime] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(health).where(health.c.key == key)).first()
+            return (r.value, r.at) if r else None
+
+    # -- sent log ----------------------------------------------------------------------
+    def sent_record(self, key: str) -> SentRecord | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(sent).where(sent.c.key == key)).first()
+            return _sent_record(r) if r else None
+
+    def record_send_attempt(self, *, key: str, kind: str, city: str, deadline: str,
+                            recipients: Iterable[str], subject: str, now: datetime) -> None:
+        """Mark `key` as being sent (committed before the SMTP conversation starts)."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(sent).where(sent.c.key == key).values(
+                status="sending", attempts=sent.c.attempts + 1, updated_at=now)).rowcount
+            if not changed:
+                conn.execute(insert(sent).values(
+                    key=key, kind=kind, city=city, deadline=deadline,
+                    recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject,
+                    status="sending", attempts=1, error="", created_at=now, updated_at=now,
+                    smtp_message_id=""))
+
+    def record_send_result(self, key: str, *, ok: bool, error: str = "", smtp_message_id: str = "",
+                           now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(sent).where(sent.c.key == key).values(
+                status="sent" if ok else "failed", error=error[:2000], updated_at=now,
+                smtp_message_id=smtp_message_id))
+
+    def sent_records(self, since: datetime | None = None) -> list[SentRecord]:
+        query = select(sent).order_by(sent.c.created_at, sent.c.key)
+        if since is not None:
+            query = query.where(sent.c.updated_at >= since)
+        with self.engine.connect() as conn:
+            return [_sent_record(r) for r in conn.execute(query)]
+
+    def sent_keys(self) -> set[str]:
+        """Keys that were sent or are being sent: never to be sent again."""
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status != "failed"))}
+
+
+def _sent_record(r: Any) -> SentRecord:
+    return SentRecord(r.key, r.kind, r.city, r.deadline, tuple(json.loads(r.recipients)), r.subject,
+                      r.status, r.attempts, r.error, r.created_at, r.updated_at)
+
+
+def restrict_permissions(path: Path) -> None:
+    """data_dir holds personal data (names, phones): readable by the service user only."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
