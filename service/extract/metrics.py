@@ -1,0 +1,294 @@
+"""Extract stage, 活动成效 free text -> Metrics (参与主体数量, 商品数量, 销售额 in 万元).
+
+A figure is a number with its unit ("120家", "3000余款", "1.2亿元", "2000万") read
+together with the keyword next to it: just before it ("参与企业120家", "销售额约860万元";
+only words such as 共/累计/达/约/超/上线 may sit between) or, failing that, just after it
+("120家企业参与", "三千余种年货"). The nearest keyword decides (a noun of another field is
+stepped over: "销售年货12万元" is sales): 人次/观看/粉丝/订单/就业/主播/消费券 and the like make
+the figure "not ours", so people counts and orders never become participants, products or
+sales. Growth ("同比增长35%", "较上年增加300万元") is dropped before reading.
+- participants: 家/户/名/个 next to 企业/商户/商家/主体/店铺/网店/门店/电商/合作社/超市…
+  (主播, 农户, 平台 and 基地 are not 参与主体).
+- products: 款/SKU/单品 (款 needs no keyword), 种/个 next to 商品/产品/年货/特产/种类….
+  件 is a sales volume and 品类/大类 ("20个品类") a count of categories: neither is products.
+- sales: 元/万元/亿元, or a number carrying 万/亿, next to 销售/交易/成交/营业额/零售额/GMV/带货.
+  消费 ("拉动消费"), 订单金额 and 预计 figures are not sales. 余/多/约/近/超/逾/以上 are
+  dropped, the number kept.
+Double counting, per field:
+- figures inside parentheses or after 其中 (to the end of the sentence) are sub-parts,
+  used only when the text gives no other figure for that field;
+- the same value named twice counts once;
+- sales named for distinct channels (抖音/快手/淘宝/京东…, or 线上 + 线下) with no total
+  are summed; a figure marked 共/共计/合计/累计/总 is the total and wins;
+- anything else (two different figures, "100-200家", "销售额1200" with no unit) leaves the
+  field None with Problem("ambiguous_metric"). "多家", "若干", "数十家" give None, no problem.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+
+from service.model import Metrics, Problem
+
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+             "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+CN_BIG = {"万": 10**4, "亿": 10**8}
+_CN = "".join(CN_DIGITS) + "".join(CN_UNITS) + "".join(CN_BIG)
+
+NUMBER = rf"(?![万亿])(?:\d+(?:\.\d+)?|[{_CN}])+"
+UNIT = ("元|个百分点|百分点|%|人次|场次|sku|单品|家|户|个|名|款|种|类|件|场|次|人|单|笔"
+        "|年|月|日|号|天|期|批|位|倍|吨|斤|公斤|千克|小时|条|张|份|套|台|间|辆")
+MENTION = re.compile(
+    rf"(?P<ordinal>第|[数几](?=[十百千万]))?(?:(?P<low>{NUMBER})(?:{UNIT})?(?:[-~—–]|至|到))?"
+    rf"(?P<num>{NUMBER})"
+    rf"(?P<approx>余|多|来|\+)?(?P<mult>[万亿])?(?:余|多)?(?P<unit>{UNIT})?"
+)
+KEYWORD = re.compile(
+    r"(?P<block>人次|人数|观看|浏览|访问|访客|点击|点赞|粉丝|关注|曝光|播放|客流|订单|单量|就业|岗位"
+    r"|同比|环比|增长|增加|增幅|提升|提高|下降|减少|主播|达人|网红|消费者|群众|游客|人员|员工"
+    r"|消费券|优惠券|补贴|让利|资金|投入|奖励|发放|快递|包裹|农户|品类|类别|大类)"
+    r"|(?P<participants>市场主体|经营主体|主体|企业|商户|商家|店铺|网店|门店|电商|合作社|商场|超市"
+    r"|参展商(?!家)|工商户|个体户|经营户)"
+    r"|(?P<products>农产品|商品|产品|单品|货品|品种|种类|sku|年货|特产|好物)"
+    r"|(?P<sales>销售|销量|交易|(?<![完达])成交|营业额|营业收入|营收|零售额|gmv|带货)"
+)
+# What may stand between a keyword and its number: "销售额累计达", "参与企业数量共".
+FILLER = re.compile(
+    r"(?:数量|总数|总量|总额|金额|收入|总计|共计|合计|累计|一共|实现|完成|达到|将近|接近|超过"
+    r"|突破|共有|参与|参加|入驻|上线|上架|推出|数|量|额|总|共|计|达|约|近|超|逾|上|有|为|了|[:,()])*"
+)
+# A keyword followed by one of these is not the head noun: "5个电商平台", "120名企业负责人".
+NOT_HEAD = re.compile(r"平台|基地|专区|展区|展位|直播|馆|中心|园|街|集市|活动|品牌|协会|联盟"
+                      r"|服务站|站点|网点|示范|项目|节|会|专场|团队|负责人|代表|从业")
+TOTAL = re.compile(r"共计|合计|总计|累计|一共|总额|(?<!公)共(?!同|享|建|赢)|总(?!结|部|经理)")
+CHANNEL = re.compile(r"抖音|快手|淘宝|天猫|京东|拼多多|视频号|微信小程序|微信|小程序|美团|饿了么"
+                     r"|有赞|苏宁|唯品会|小红书|线上|线下")
+SPLIT_CHANNELS = {"线上", "线下"}
+SENTENCE_END = re.compile(r"[。;!?]")
+CLAUSE_END = re.compile(r"[,、。;!?]")
+# Growth carries none of our fields; dropping it joins "销售额同比增长20%，达到1200万元".
+GROWTH = re.compile(rf"(?:同比|环比|较[^,。;\d]{{0,6}})?(?:增长|增加|提升|提高|下降|减少|增幅)"
+                    rf"(?:了|达到|达|为|约|近|超)?{NUMBER}(?:%|个百分点|倍|成|[万亿]?元|[万亿])?,?")
+IDIOMS = re.compile(r"千家万户|千方百计|万家灯火|一家一户")
+# A comma between a digit and exactly three digits is a thousands separator ("3,560.5").
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# A unit declared in parentheses goes after its number: "销售额(万元):1200" -> "销售额1200万元".
+DECLARED_UNIT = re.compile(r"\((万元|亿元|元|家|户|个|款|种)\):?(\d+(?:\.\d+)?)")
+SPACE = re.compile(r"[ \t\u3000\u00a0\u200b\ufeff]+")
+
+FIELD_NAMES_ZH = {"participants": "参与主体数量", "products": "商品数量", "sales": "销售额"}
+STRONG_PRODUCT_UNITS = {"款", "sku", "单品"}
+UNIT_KINDS = {"元": {"sales"}, "家": {"participants"}, "户": {"participants"},
+              "名": {"participants"}, "个": {"participants", "products"}, "种": {"products"},
+              "款": {"products"}, "sku": {"products"}, "单品": {"products"}}
+
+
+def parse_chinese_number(text: str) -> float | None:
+    """"三千" -> 3000.0, "1.5万" -> 15000.0, "３，５６０" -> 3560.0; None when not a number."""
+    value = _parse_decimal(THOUSANDS.sub("", unicodedata.normalize("NFKC", text or "").strip()))
+    return None if value is None else float(value)
+
+
+def _parse_decimal(text: str) -> Decimal | None:
+    tokens = re.findall(rf"\d+(?:\.\d+)?|[{_CN}]", text)
+    if not text or "".join(tokens) != text:
+        return None
+    if len(tokens) > 1 and all(t in CN_DIGITS for t in tokens):  # "二〇二二", read digit by digit
+        return Decimal("".join(str(CN_DIGITS[t]) for t in tokens))
+    total = section = Decimal(0)
+    number: Decimal | None = None
+    last_unit = 1
+    for token in tokens:
+        if token in CN_UNITS or token in CN_BIG:
+            if token in CN_UNITS:
+                section += (Decimal(1) if number is None else number) * CN_UNITS[token]
+            else:
+                alone = 0 if (total or section or number) else 1  # "万" alone
+                total = (total + section + (number or alone)) * CN_BIG[token]
+                section = Decimal(0)
+            number, last_unit = None, CN_UNITS.get(token, CN_BIG.get(token))
+        elif token == "零" and len(tokens) > 1:
+            continue  # "一百零五": 零 only holds a place
+        elif number is not None:
+            return None  # two numbers in a row: "3一"
+        else:
+            number = Decimal(CN_DIGITS[token]) if token in CN_DIGITS else Decimal(token)
+    if number is not None and last_unit >= 100 and tokens[-1] in CN_DIGITS and tokens[-2] != "零":
+        number *= last_unit // 10  # "一万二" is 12000, "三千五" is 3500
+    return total + section + (number or 0)
+
+
+@dataclass(frozen=True)
+class _Figure:
+    kind: str  # "participants" | "products" | "sales"
+    value: Decimal | None  # None: unreadable (a range, a sum of money without unit)
+    part: bool = False  # inside parentheses or after 其中
+    total: bool = False  # marked 共/合计/累计/总
+    channel: str = ""  # the one sales channel named in its clause, if any
+
+
+def parse_metrics(text: str) -> Metrics:
+    """Read participants, products and sales (万元) from one 活动成效 cell."""
+    norm = _normalise(text)
+    if not norm:
+        return Metrics()
+    figures = _find_figures(norm)
+    values: dict[str, float | None] = {}
+    problems = []
+    for kind, name_zh in FIELD_NAMES_ZH.items():
+        value, ambiguous = _settle([f for f in figures if f.kind == kind])
+        values[kind] = value
+        if ambiguous:
+            problems.append(_ambiguous(text, name_zh))
+    return Metrics(values["participants"], values["products"], values["sales"], tuple(problems))
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = SPACE.sub("", re.sub(r"[\r\n]+", "。", text.strip()))
+    text = DECLARED_UNIT.sub(r"\2\1", THOUSANDS.sub("", text))
+    return GROWTH.sub("", IDIOMS.sub("", text))
+
+
+def _find_figures(text: str) -> list[_Figure]:
+    mentions = [m for m in MENTION.finditer(text) if _is_figure(m)]
+    parts = _part_spans(text)
+    figures = []
+    for i, m in enumerate(mentions):
+        prev_end = mentions[i - 1].end() if i else 0
+        next_start = mentions[i + 1].start() if i + 1 < len(mentions) else len(text)
+        kind, readable = _classify(text, m, prev_end, next_start)
+        if kind is None:
+            continue
+        clause = text[_clause_start(text, m.start()):m.start()]
+        channels = set(CHANNEL.findall(clause))
+        figures.append(_Figure(
+            kind=kind,
+            value=_value(m, kind) if readable and not m["low"] else None,
+            part=any(a <= m.start() < b for a, b in parts),
+            total=bool(TOTAL.search(clause)),
+            channel=channels.pop() if len(channels) == 1 else "",
+        ))
+    return figures
+
+
+def _is_figure(m: re.Match) -> bool:
+    """Arabic digits, or a Chinese numeral with a unit: "零售", "百货", "十分" hold no figure."""
+    if m["num"] == "一":  # "一家一户", "打造一个平台"
+        return False
+    return bool(re.search(r"\d", m["num"]) or m["unit"] or m["mult"] or m["approx"])
+
+
+def _classify(text: str, m: re.Match, prev_end: int, next_start: int) -> tuple[str | None, bool]:
+    """The field a mention belongs to, and whether its number is readable as such."""
+    if m["ordinal"]:
+        return None, False
+    has_big = bool(m["mult"]) or bool(re.search("[万亿]", m["num"]))
+    unit = m["unit"] or ("元" if has_big else "")
+    kinds = UNIT_KINDS.get(unit, {"sales"} if not unit else set())
+    if has_big and not m["unit"]:  # "成交额超2000万", "上线商品超1万"
+        kinds = {"sales", "participants", "products"}
+    if not kinds:
+        return None, False
+    start = max(prev_end, _sentence_start(text, m.start()))
+    keyword = _keyword_before(text[start:m.start()], kinds)
+    if keyword is None and (m["unit"] or has_big):  # a bare number has no noun after it
+        keyword = _keyword_after(text[m.end():next_start])
+    if keyword == "block":
+        return None, False
+    if keyword in kinds:
+        return keyword, bool(unit)  # "销售额1200": sales, but in which unit?
+    if unit in STRONG_PRODUCT_UNITS and m["unit"]:
+        return "products", True
+    return None, False
+
+
+def _keyword_before(before: str, kinds: set[str]) -> str | None:
+    """Kind of the keyword ending right before the number, fillers aside.
+
+    A noun of another field is stepped over: in "销售年货12万元" the sum belongs to 销售.
+    """
+    end = len(before)
+    for found in reversed(list(KEYWORD.finditer(before))):
+        if not FILLER.fullmatch(before[found.end():end]):
+            return None
+        if found.lastgroup in kinds or found.lastgroup == "block":
+            return found.lastgroup
+        end = found.start()
+    return None
+
+
+def _keyword_after(after: str) -> str | None:
+    """Kind of the head noun right after the number: "120家企业", "80余家重点电商企业"."""
+    clause = re.split(r"[^\w]", after, maxsplit=1)[0][:8]
+    found = KEYWORD.search(clause)
+    if not found or NOT_HEAD.match(clause, found.end()):
+        return None
+    return found.lastgroup
+
+
+def _value(m: re.Match, kind: str) -> Decimal | None:
+    number = _parse_decimal(m["num"])
+    if number is None:
+        return None
+    number *= CN_BIG.get(m["mult"] or "", 1)
+    return number / 10**4 if kind == "sales" else number  # sales are kept in 万元
+
+
+def _settle(figures: list[_Figure]) -> tuple[float | None, bool]:
+    """One value from a field's figures, or (None, True) when they do not agree."""
+    main = [f for f in figures if not f.part] or figures
+    if not main:
+        return None, False
+    if any(f.value is None for f in main):
+        return None, True
+    if _distinct_channels(main):
+        return float(sum(f.value for f in main)), False
+    values = {f.value for f in main}
+    if len(values) == 1:
+        return float(values.pop()), False
+    totals = {f.value for f in main if f.total}
+    if len(totals) == 1:
+        return float(totals.pop()), False
+    return None, True
+
+
+def _distinct_channels(figures: list[_Figure]) -> bool:
+    """Sales figures each named for its own platform (or 线上 and 线下), none a total."""
+    channels = [f.channel for f in figures]
+    if len(figures) < 2 or figures[0].kind != "sales" or any(f.total for f in figures):
+        return False
+    if not all(channels) or len(set(channels)) != len(channels):
+        return False
+    split = [c in SPLIT_CHANNELS for c in channels]
+    return all(split) or not any(split)  # 线上 with 抖音 may overlap: not summed
+
+
+def _part_spans(text: str) -> list[tuple[int, int]]:
+    """Spans holding sub-parts: (parentheses) and 其中 up to the end of its sentence."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\([^()]*\)?", text)]
+    for m in re.finditer("其中", text):
+        inside = next((b for a, b in spans if a <= m.start() < b), None)
+        end = SENTENCE_END.search(text, m.end())
+        spans.append((m.start(), inside or (end.start() if end else len(text))))
+    return spans
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    return max((m.end() for m in SENTENCE_END.finditer(text, 0, pos)), default=0)
+
+
+def _clause_start(text: str, pos: int) -> int:
+    return max((m.end() for m in CLAUSE_END.finditer(text, 0, pos)), default=0)
+
+
+def _ambiguous(text: str, field_zh: str) -> Problem:
+    quoted = text.strip() if len(text.strip()) <= 60 else text.strip()[:60] + "…"
+    return Problem(
+        code="ambiguous_metric",
+        message_zh=f"活动成效“{quoted}”中的{field_zh}无法确定，请人工核对",
+        detail=text,
+    )
