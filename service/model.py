@@ -139,3 +139,15 @@ class Outgoing:
     deadline: str = ""
     in_reply_to: str = ""  # receipts thread under the city's message
     attachments: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One raw message as a source delivered it, before anything else is done with it."""
+
+    source_id: str  # "imap:<folder>:<uidvalidity>:<uid>" or "file:<path relative to the folder>"
+    raw: bytes
+    received_at: datetime | None = None  # IMAP INTERNALDATE (aware); None for files
+    folder: str = ""  # IMAP folder; "" for a folder source
+    uidvalidity: int = 0
+    uid: int = 0  # 0 when the source has no UIDs
