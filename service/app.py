@@ -1,12 +1,16 @@
-"""App: the one place that picks implementations (mailbox, outbox, database) from the config."""
+"""App: the one place that picks implementations (mailbox, outbox/SMTP, database) from the config."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from .archive import Archive
+from .calendar import WorkCalendar
 from .clock import Clock
 from .config import Config
+from .fetch import FolderSource, Source
+from .render import Renderer
+from .send import OutboxSender, Sender, SmtpSender
 from .store import Store, restrict_permissions
 
 
@@ -16,13 +20,33 @@ class App:
     clock: Clock
     store: Store
     archive: Archive
+    sender: Sender
+    renderer: Renderer
+    calendar: WorkCalendar
 
     @classmethod
-    def open(cls, config: Config, clock: Clock) -> "App":
+    def open(cls, config: Config, clock: Clock, sender: Sender | None = None) -> "App":
+        """Open the database and archive; templates are checked here so an error fails at start."""
         data_dir = Path(config.data_dir)
         restrict_permissions(data_dir)
+        renderer = Renderer()
+        renderer.check_templates()
         return cls(config=config, clock=clock, store=Store.open(config.service.database_url),
-                   archive=Archive(data_dir / "archive"))
+                   archive=Archive(data_dir / "archive"), sender=sender or make_sender(config, clock),
+                   renderer=renderer, calendar=WorkCalendar(config.calendar))
+
+    def source(self) -> Source:
+        """The configured mailbox: a local folder (embedded default) or IMAP."""
+        if self.config.mailbox.kind == "imap":
+            from .fetch_imap import ImapSource  # imported lazily: only IMAP deployments need it
+            return ImapSource(self.config.mailbox)
+        return FolderSource(self.config.mailbox_folder)
 
     def close(self) -> None:
         self.store.close()
+
+
+def make_sender(config: Config, clock: Clock) -> Sender:
+    if config.smtp.kind == "smtp":
+        return SmtpSender(config.smtp, clock)
+    return OutboxSender(config.outbox_folder, config.smtp, clock)

@@ -6,17 +6,17 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
-from . import pipeline
+from . import jobs, pipeline
+from .demo import run_demo
 from .app import App
 from .clock import Clock, fixed_clock, system_clock
 from .config import Config, load_config
 from .errors import ServiceError
-from .fetch import FolderSource, fetch_files, mail_files
-from .model import Fetched
+from .fetch import fetch_files, mail_files
 from .status import load_states, status_json, status_table
-from .summary import COLUMNS, latest_deadline_with_rows, summary_rows
+from .summary import COLUMNS
 from .workbook import csv_bytes, table_workbook_bytes, write_atomically
 
 log = logging.getLogger(__name__)
@@ -36,35 +36,61 @@ def _progress(total: int) -> Callable[[int], None]:
     return update
 
 
-def _ingest_all(app: App, items: Iterable[Fetched], total: int) -> dict[str, int]:
-    counts = {"new": 0, "already": 0, "reports": 0, "problems": 0}
-    update = _progress(total)
-    for done, fetched in enumerate(items, start=1):
-        outcome = pipeline.ingest(app, fetched)
-        counts["new" if outcome.is_new else "already"] += 1
-        counts["reports"] += int(outcome.is_report)
-        counts["problems"] += int(bool(outcome.problems))
-        update(done)
-    return counts
-
-
 def cmd_import(app: App, args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise ServiceError(f"not found: {', '.join(missing)}")
     total = sum(1 for _ in mail_files(paths))
-    counts = _ingest_all(app, fetch_files(paths), total)
-    print(f"导入 {total} 封：新邮件 {counts['new']}，已存在 {counts['already']}，"
-          f"计为报送 {counts['reports']}，有问题 {counts['problems']}")
+    counts = jobs.ingest_all(app, fetch_files(paths), _progress(total))
+    print(f"导入 {total} 封：新邮件 {counts.new}，已存在 {counts.already}，"
+          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}")
     return 0
 
 
 def cmd_poll(app: App, args: argparse.Namespace) -> int:
-    source = FolderSource(app.config.mailbox_folder)
-    counts = _ingest_all(app, source.fetch_new(app.store), 0)
-    app.store.set_health("poll_ok", "folder", app.clock())
-    print(f"收取新邮件 {counts['new']} 封（计为报送 {counts['reports']}，有问题 {counts['problems']}）")
+    counts = jobs.poll(app)
+    print(f"收取新邮件 {counts.new} 封（计为报送 {counts.reports}，有问题 {counts.problems}，"
+          f"发出回执 {counts.receipts}）")
+    return 0
+
+
+def cmd_remind(app: App, args: argparse.Namespace) -> int:
+    due, stale, results = jobs.remind(app, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps([{"city": o.city, "deadline": o.deadline, "kind": o.kind, "to": list(o.to)}
+                          for o in due], ensure_ascii=False, indent=2))
+        return 0
+    for out in due:
+        print(f"{results.get(out.key, '待发送(dry-run)')}: {out.kind} {out.city} {out.deadline} -> {', '.join(out.to)}")
+    for out in stale:
+        print(f"已过期未发: {out.kind} {out.city} {out.deadline}（{out.subject}）")
+    if not due and not stale:
+        print("此刻没有需要发送的提醒")
+    return 0
+
+
+def cmd_digest(app: App, args: argparse.Namespace) -> int:
+    out, result = jobs.digest(app, dry_run=args.dry_run)
+    print(f"主题：{out.subject}\n收件人：{', '.join(out.to)}\n\n{out.text}")
+    if not args.dry_run:
+        print(f"[{result}]")
+    return 0
+
+
+def cmd_demo(app: App, args: argparse.Namespace) -> int:
+    report = run_demo(app)
+    for line in report.log or []:
+        print(line)
+    print(f"\n模拟 2021-12-20 至 2022-02-09：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
+          f"回执 {report.receipts}，催报提醒 {report.reminders}，每日汇总 {report.digests}\n")
+    now = app.clock()
+    print(status_table(app.config, load_states(app.store, app.config, now), now))
+    out = Path(args.out) if args.out else app.config.data_dir / "汇总表.xlsx"
+    deadline, table = jobs.summary_table(app)
+    write_atomically(out, table_workbook_bytes(f"“{app.config.campaign.name}”重点活动统计表", COLUMNS, table))
+    print(f"\n发出的邮件（.eml）：{app.config.outbox_folder.resolve()}")
+    print(f"汇总表（{len(table)} 行）：{out.resolve()}")
     return 0
 
 
@@ -76,18 +102,8 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_compile(app: App, args: argparse.Namespace) -> int:
-    now, config = app.clock(), app.config
-    states = load_states(app.store, config, now)
-    deadline = args.deadline or latest_deadline_with_rows(config, states)
-    config.deadline(deadline)  # unknown id -> KeyError below
-    results = {r["message_id"]: r for r in app.store.results()}
-    counted = {s.message_id for s in states if s.deadline == deadline and s.message_id}
-    ids = {results[m]["message"]: m for m in counted if m in results}
-    rows_by_mid: dict[str, list[dict]] = {}
-    for r in app.store.rows(ids):
-        rows_by_mid.setdefault(ids[r["message"]], []).append(r)
-    received = {m: results[m]["received_at"] for m in counted if m in results}
-    table = summary_rows(config, states, deadline, rows_by_mid, received)
+    config = app.config
+    deadline, table = jobs.summary_table(app, args.deadline)
     title = f"“{config.campaign.name}”重点活动统计表"
     out = Path(args.out)
     if out.suffix.lower() == ".csv":
@@ -131,12 +147,15 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, tuple[Callable[[App, argparse.Namespace], int], str]] = {
+    "demo": (cmd_demo, "用示例邮件重放 2022 年活动 (replay the 2022 campaign with the bundled samples)"),
     "import": (cmd_import, "导入 .eml 文件、文件夹或 Maildir (import .eml files, folders, Maildirs)"),
     "poll": (cmd_poll, "收取邮箱中的新邮件 (fetch new mail from the configured mailbox)"),
     "status": (cmd_status, "各市州报送情况 (who reported, per city and deadline)"),
     "compile": (cmd_compile, "生成汇总表 (write the consolidated workbook)"),
     "reprocess": (cmd_reprocess, "从存档重新处理全部邮件 (rebuild everything from the archive)"),
     "messages": (cmd_messages, "已收邮件及其归属和问题 (ingested mail, attribution, problems)"),
+    "remind": (cmd_remind, "发送到期的催报提醒 (send the reminders due now)"),
+    "digest": (cmd_digest, "生成并发送每日汇总 (build and send the daily digest)"),
 }
 
 
@@ -155,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands["compile"].add_argument("--deadline", help="deadline id (default: latest with tables)")
     commands["compile"].add_argument("--out", required=True, help="FILE.xlsx (or .csv)")
     commands["messages"].add_argument("--json", action="store_true", help="machine-readable output")
+    commands["remind"].add_argument("--dry-run", action="store_true", help="list, do not send")
+    commands["remind"].add_argument("--json", action="store_true", help="machine-readable list of due reminders")
+    commands["digest"].add_argument("--dry-run", action="store_true", help="print, do not send")
+    commands["demo"].add_argument("--out", default=None, help="workbook path (default: <data_dir>/汇总表.xlsx)")
     return parser
 
 

@@ -121,7 +121,8 @@ class ReportState:
     first_received_at: datetime | None = None  # first version: decides on time / late
     rows: int = 0
     problems: tuple[str, ...] = ()  # message_zh of the report's problems
-    message_id: str = ""  # the message carrying the current version
+    message_id: str = ""  # Message-ID of the version whose rows count
+    message: int = 0  # store id of that version (0: none)
     versions: int = 0
 
 

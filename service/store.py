@@ -336,11 +336,14 @@ class Store:
             changed = conn.execute(update(sent).where(sent.c.key == key).values(
                 status="sending", attempts=sent.c.attempts + 1, updated_at=now)).rowcount
             if not changed:
-                conn.execute(insert(sent).values(
-                    key=key, kind=kind, city=city, deadline=deadline,
-                    recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject,
-                    status="sending", attempts=1, error="", created_at=now, updated_at=now,
-                    smtp_message_id=""))
+                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "sending", now)
+
+    def record_skipped(self, *, key: str, kind: str, city: str, deadline: str,
+                       recipients: Iterable[str], subject: str, now: datetime) -> None:
+        """Log a reminder that will never be sent (missed for good), once."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
+                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "stale", now)
 
     def record_send_result(self, key: str, *, ok: bool, error: str = "", smtp_message_id: str = "",
                            now: datetime) -> None:
@@ -360,6 +363,14 @@ class Store:
         """Keys that were sent or are being sent: never to be sent again."""
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status != "failed"))}
+
+
+def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
+                 recipients: Iterable[str], subject: str, status: str, now: datetime) -> None:
+    conn.execute(insert(sent).values(
+        key=key, kind=kind, city=city, deadline=deadline,
+        recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject, status=status,
+        attempts=int(status == "sending"), error="", created_at=now, updated_at=now, smtp_message_id=""))
 
 
 def _sent_record(r: Any) -> SentRecord:

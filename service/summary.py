@@ -15,22 +15,22 @@ COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名�
            "参与主体数量", "商品数量", "销售额（万元）", "来源文件", "收到日期")
 
 
-def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, str]:
-    """city -> Message-ID of the version whose rows count, for one deadline."""
-    return {s.city: s.message_id for s in states if s.deadline == deadline and s.message_id}
+def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, int]:
+    """city -> store id of the version whose rows count, for one deadline."""
+    return {s.city: s.message for s in states if s.deadline == deadline and s.message}
 
 
 def summary_rows(config: Config, states: Sequence[ReportState], deadline: str,
-                 rows_by_message_id: dict[str, list[dict]], received: dict[str, datetime]) -> list[list]:
+                 rows_by_message: dict[int, list[dict]], received: dict[int, datetime]) -> list[list]:
     """One list per activity in COLUMNS order; cities in the config's (official) order."""
     counted = counted_messages(states, deadline)
     table: list[list] = []
     for city in config.cities:
-        message_id = counted.get(city.name)
-        if not message_id:
+        message = counted.get(city.name)
+        if not message:
             continue
-        day = received[message_id].astimezone(config.tz).date().isoformat() if message_id in received else ""
-        for r in rows_by_message_id.get(message_id, []):
+        day = received[message].astimezone(config.tz).date().isoformat() if message in received else ""
+        for r in rows_by_message.get(message, []):
             table.append([
                 len(table) + 1, city.name, r["county"], r["organiser"], r["name"], r["content"],
                 r["effect"], r["note"], r["participants"], r["products"], r["sales_wan"], r["filename"], day,

@@ -66,6 +66,7 @@ def report_states(config: Config, versions: Iterable[ReportVersion], now: dateti
                 received_at=latest.received_at.astimezone(config.tz),
                 first_received_at=first.received_at.astimezone(config.tz),
                 rows=counted.rows, problems=latest.problems, message_id=counted.message_id,
+                message=counted.message,
                 versions=len(found),
             ))
     return states

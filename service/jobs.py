@@ -1,0 +1,159 @@
+"""The service's jobs (poll, receipts, remind, digest), each one call with `now` from the app's clock.
+
+The CLI and the worker call these; they gather inputs from the store, call the pure planners
+(remind, receipt, digest) and apply the result (send, record).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from . import pipeline
+from .app import App
+from .digest import build_digest
+from .errors import SourceError
+from .model import Fetched, Outgoing, ReportState
+from .outgoing import record_stale, send_once
+from .receipt import plan_receipt
+from .remind import due_reminders
+from .status import load_states
+from .summary import counted_messages, latest_deadline_with_rows, summary_rows
+
+log = logging.getLogger(__name__)
+HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
+
+
+@dataclass
+class IngestCounts:
+    new: int = 0
+    already: int = 0
+    reports: int = 0
+    problems: int = 0
+    receipts: int = 0
+    outcomes: list = field(default_factory=list)
+
+
+def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
+    """Ingest each fetched message, advancing IMAP watermarks only after it is committed."""
+    counts = IngestCounts()
+    for done, fetched in enumerate(items, start=1):
+        outcome = pipeline.ingest(app, fetched)
+        if fetched.uid:
+            app.store.set_watermark(fetched.folder, fetched.uidvalidity, fetched.uid, app.clock())
+        counts.new += int(outcome.is_new)
+        counts.already += int(not outcome.is_new)
+        counts.reports += int(outcome.is_report)
+        counts.problems += int(bool(outcome.problems))
+        counts.receipts += int(send_receipt(app, outcome) == "sent")
+        if on_progress:
+            on_progress(done)
+    return counts
+
+
+def poll(app: App, on_progress=None) -> IngestCounts:
+    """One poll of the configured mailbox; health is recorded for the digest and `status --check`."""
+    source = app.source()
+    try:
+        counts = ingest_all(app, source.fetch_new(app.store), on_progress)
+    except SourceError as err:
+        app.store.set_health("poll_error", str(err), app.clock())
+        raise
+    finally:
+        source.close()
+    app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
+    return counts
+
+
+def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
+    """Reply to a newly ingested report (only recent mail: an import of old mail writes to nobody)."""
+    if not outcome.is_new or outcome.parsed is None or outcome.attribution is None:
+        return "skipped"
+    message, attribution = outcome.parsed, outcome.attribution
+    planned = plan_receipt(
+        app.config, message_id=message.message_id, sender=message.sender, subject=message.subject,
+        received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
+        deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
+        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer)
+    return send_once(app.store, app.sender, planned, app.clock()) if planned else "skipped"
+
+
+def remind(app: App, dry_run: bool = False) -> tuple[list[Outgoing], list[Outgoing], dict[str, str]]:
+    """Reminders due at now and not yet sent; sends them unless dry_run. Returns (due, stale, results)."""
+    now = app.clock()
+    states = load_states(app.store, app.config, now)
+    due, stale = due_reminders(app.config, app.calendar, states, app.store.sent_keys(), now,
+                               renderer=app.renderer)
+    results: dict[str, str] = {}
+    if not dry_run:
+        record_stale(app.store, stale, now)
+        for out in due:
+            results[out.key] = send_once(app.store, app.sender, out, now)
+    return due, stale, results
+
+
+def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
+    """Everything the digest shows, gathered from the store as at `now`."""
+    config, store = app.config, app.store
+    states = load_states(store, config, now)
+    results = [r for r in store.results() if r["received_at"] <= now]
+    city_of = {r["message"]: r["city"] for r in results}
+    problems = [dict(p, city=city_of.get(p["message"])) for p in store.problems(city_of)
+                if p["code"] not in HUMAN_CODES_EXCLUDED]
+    row_counts = store.row_counts()
+    arrived = [dict(city=r["city"], deadline=r["deadline"], received_at=r["received_at"], subject=r["subject"],
+                    rows=row_counts.get(r["message"], 0)) for r in results if r["is_report"] and r["received_at"] > since]
+    unattributed = [dict(sender=r["sender"], subject=r["subject"], received_at=r["received_at"])
+                    for r in results if r["city"] is None and not r["auto_generated"]
+                    and r["duplicate_of"] is None]
+    records = store.sent_records(since)
+    sent = [dict(kind=s.kind, city=s.city, deadline=s.deadline, sent_at=s.updated_at, status=s.status,
+                 error=s.error) for s in records if s.kind != "digest"]
+    stale = [Outgoing(key=s.key, kind=s.kind, to=s.recipients, subject=s.subject, text="", html="",
+                      city=s.city, deadline=s.deadline) for s in records if s.status == "stale"]
+    ok, error = store.get_health("poll_ok"), store.get_health("poll_error")
+    last_error = error[0] if error and (not ok or error[1] > ok[1]) else None
+    return dict(states=states, arrived=arrived, problems=problems, unattributed=unattributed, sent=sent,
+                stale=stale, totals=metric_totals(app, states), last_poll_ok=ok[1] if ok else None,
+                last_poll_error=last_error,
+                warnings=app.calendar.check_years({d.due.year for d in config.deadlines}))
+
+
+def metric_totals(app: App, states: list[ReportState]) -> dict:
+    """Sums of the parsed metrics over the rows that count for the table deadline."""
+    counted = counted_messages(states, app.config.table_deadline.id)
+    totals = {"participants": 0.0, "products": 0.0, "sales_wan": 0.0}
+    for row in app.store.rows(counted.values()):
+        for key in totals:
+            totals[key] += row[key] or 0.0
+    return totals
+
+
+def summary_table(app: App, deadline: str | None = None) -> tuple[str, list[list]]:
+    """(deadline id, consolidated rows) as at now; default: the latest deadline that has tables."""
+    now, config = app.clock(), app.config
+    states = load_states(app.store, config, now)
+    deadline = deadline or latest_deadline_with_rows(config, states)
+    config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
+    counted = counted_messages(states, deadline)
+    rows_by_message: dict[int, list[dict]] = {}
+    for row in app.store.rows(counted.values()):
+        rows_by_message.setdefault(row["message"], []).append(row)
+    received = {r["message"]: r["received_at"] for r in app.store.results() if r["message"] in rows_by_message}
+    return deadline, summary_rows(config, states, deadline, rows_by_message, received)
+
+
+def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
+    """Build today's digest (and send it unless dry_run or already sent today)."""
+    now = app.clock()
+    last = app.store.get_health("digest_sent")
+    since = last[1] if last else now - timedelta(days=1)
+    out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer,
+                       **digest_inputs(app, now, since))
+    if dry_run:
+        return out, "dry-run"
+    result = send_once(app.store, app.sender, out, now)
+    if result == "sent":
+        app.store.set_health("digest_sent", out.key, now)
+    return out, result
