@@ -31,9 +31,12 @@ class App:
         restrict_permissions(data_dir)
         renderer = Renderer()
         renderer.check_templates()
-        return cls(config=config, clock=clock, store=Store.open(config.service.database_url),
-                   archive=Archive(data_dir / "archive"), sender=sender or make_sender(config, clock),
-                   renderer=renderer, calendar=WorkCalendar(config.calendar))
+        app = cls(config=config, clock=clock, store=Store.open(config.service.database_url),
+                  archive=Archive(data_dir / "archive"), sender=sender,  # type: ignore[arg-type]
+                  renderer=renderer, calendar=WorkCalendar(config.calendar))
+        # the sender asks the app for the time, so a replaced (simulated) clock reaches it too
+        app.sender = sender or make_sender(config, lambda: app.clock())
+        return app
 
     def source(self) -> Source:
         """The configured mailbox: a local folder (embedded default) or IMAP."""

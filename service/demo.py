@@ -104,17 +104,19 @@ def run_demo(app, first: date = date(2021, 12, 20), last: date = date(2022, 2, 9
             app.clock = (lambda instant: (lambda: instant))(at + timedelta(minutes=1))
             if kind == "mail":
                 deliver(sample, app.config.mailbox_folder)
-                counts = jobs.poll(app)
                 report.delivered += 1
-                report.reports += counts.reports
-                report.receipts += counts.receipts
-            elif kind == "remind":
+            counts = jobs.poll(app)  # the worker polls all day long; here at each event
+            report.reports += counts.reports
+            report.receipts += counts.receipts
+            if kind == "remind":
                 _, _, results = jobs.remind(app)
                 sent = sum(1 for r in results.values() if r == "sent")
                 report.reminders += sent
                 if sent:
                     report.log.append(f"{day} 09:00 发出催报提醒 {sent} 封")
-            elif app.config.digest.enabled:
+            elif kind == "digest" and app.config.digest.enabled:
                 _, result = jobs.digest(app)
                 report.digests += int(result == "sent")
+    end = end_of_simulated_day(last, tz)
+    app.clock = lambda: end
     return report

@@ -53,6 +53,8 @@ def pad(text: str, width: int) -> str:
 
 
 def _cell(state: ReportState, config: Config) -> str:
+    if state.state == "missing" and not config.deadline(state.deadline).required:
+        return "—"  # optional report (only cities running sub-venues): nothing is owed
     label = STATE_ZH[state.state]
     if state.first_received_at is not None:
         label += f" {state.first_received_at.astimezone(config.tz):%m-%d}"
@@ -72,5 +74,5 @@ def status_table(config: Config, states: Sequence[ReportState], now: datetime) -
     out = [f"{config.campaign.name}  截至 {now.astimezone(config.tz):%Y-%m-%d %H:%M}"]
     for row in [header, *lines]:
         out.append("".join(pad(cell, w) for cell, w in zip(row, widths)).rstrip())
-    out.append("（! 表示该报送有待核实的问题，详见 `messages`）")
+    out.append("（! 表示该报送有待核实的问题，详见 `messages`；— 表示可选报送未报）")
     return "\n".join(out)
