@@ -19,7 +19,7 @@ from .outgoing import record_stale, send_once
 from .receipt import plan_receipt
 from .remind import due_reminders
 from .status import load_states
-from .summary import counted_messages, latest_deadline_with_rows, summary_rows
+from .summary import Summary, build_summary, counted_messages, latest_deadline_with_rows
 
 log = logging.getLogger(__name__)
 HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
@@ -38,6 +38,8 @@ class IngestCounts:
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
     """Ingest each fetched message, advancing IMAP watermarks only after it is committed."""
     counts = IngestCounts()
+    for outcome in pipeline.process_pending(app):
+        counts.reports += int(outcome.is_report)
     for done, fetched in enumerate(items, start=1):
         outcome = pipeline.ingest(app, fetched)
         if fetched.uid:
@@ -127,21 +129,25 @@ def metric_totals(app: App, states: list[ReportState]) -> dict:
     for row in app.store.rows(counted.values()):
         for key in totals:
             totals[key] += row[key] or 0.0
-    return totals
-
-
-def summary_table(app: App, deadline: str | None = None) -> tuple[str, list[list]]:
-    """(deadline id, consolidated rows) as at now; default: the latest deadline that has tables."""
+    returndef compile_summary(app: App, deadline: str | None = None) -> Summary:
+    """The consolidated workbook's content as at now; default: the latest deadline that has tables."""
     now, config = app.clock(), app.config
     states = load_states(app.store, config, now)
     deadline = deadline or latest_deadline_with_rows(config, states)
     config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    counted = counted_messages(states, deadline)
-    rows_by_message: dict[int, list[dict]] = {}
-    for row in app.store.rows(counted.values()):
-        rows_by_message.setdefault(row["message"], []).append(row)
-    received = {r["message"]: r["received_at"] for r in app.store.results() if r["message"] in rows_by_message}
-    return deadline, summary_rows(config, states, deadline, rows_by_message, received)
+    rows = app.store.rows(counted_messages(states, deadline).values())
+    results = [r for r in app.store.results() if r["received_at"] <= now]
+    problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
+    return build_summary(config, states, deadline, rows, results, problems)
+
+
+def summary_table(app: App, deadline: str | None = None) -> tuple[str, list[list]]:
+    """(deadline id, consolidated rows) as at now; default: the latest deadline that has tables."""
+    summary = compile_summary(app, deadline)
+    return summary.deadline.id, summary.rows
+
+
+ceived)
 
 
 def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:

@@ -166,6 +166,14 @@ def _record_duplicate(app: App, pk: int, stored) -> None:
     app.store.replace_result(pk, _empty_result(stored.ingested_at), [_problem_values(problem)], [])
 
 
+def process_pending(app: App) -> list[Outcome]:
+    """Finish messages a crash left archived but unprocessed (called before each poll/import)."""
+    pending = app.store.unprocessed_ids()
+    if pending:
+        log.warning("processing %d message(s) left unprocessed by an earlier stop", len(pending))
+    return [process(app, pk) for pk in pending]
+
+
 def reprocess(app: App) -> int:
     """Rebuild every derived record from the archive; returns the number of messages processed."""
     app.store.clear_all_derived()

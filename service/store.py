@@ -241,6 +241,13 @@ class Store:
             return [StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at,
                                   r.duplicate_of) for r in found]
 
+    def unprocessed_ids(self) -> list[int]:
+        """Messages archived and recorded but never processed (a crash came in between)."""
+        query = (select(messages.c.id).outerjoin(results, results.c.message == messages.c.id)
+                 .where(results.c.message.is_(None)).order_by(messages.c.id))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
+
     def stored_message(self, message: int) -> StoredMessage:
         with self.engine.connect() as conn:
             r = conn.execute(select(messages).where(messages.c.id == message)).one()
