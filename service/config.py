@@ -77,19 +77,27 @@ class City(_Frozen):
         return (self.name, *sorted(self.aliases, key=len, reverse=True))
 
 
-class MailboxSection(_Frozen):
-    """Where mail comes from. kind="folder" reads a local Maildir/.eml folder (embedded default)."""
+class _ServerSection(_Frozen):
+    """A mail server login; the password comes from the environment or a secret file only."""
 
-    kind: Literal["folder", "imap"] = "folder"
-    folder: Path | None = None  # default: <data_dir>/mailbox
     host: str = ""
     port: int = 993
     security: Literal["ssl", "starttls", "none"] = "ssl"
     user: str = ""
-    password: SecretStr | None = None  # from env SERVICE_IMAP_PASSWORD or password_file
+    password: SecretStr | None = None
     password_file: Path | None = None
-    folders: tuple[str, ...] = ("INBOX",)
     timeout: float = 30.0
+
+
+class MailboxSection(_ServerSection):
+    """Where mail comes from. kind="folder" reads a local Maildir/.eml folder (embedded default).
+
+    password: env SERVICE_IMAP_PASSWORD (163: the 授权码, not the web password) or password_file.
+    """
+
+    kind: Literal["folder", "imap"] = "folder"
+    folder: Path | None = None  # default: <data_dir>/mailbox
+    folders: tuple[str, ...] = ("INBOX",)
     batch_size: int = 50
 
 
@@ -103,20 +111,14 @@ class LimitsSection(_Frozen):
     max_members: int = 500
 
 
-class SmtpSection(_Frozen):
+class SmtpSection(_ServerSection):
     """Outgoing mail. kind="outbox" writes .eml files under <data_dir>/outbox (embedded default)."""
 
     kind: Literal["outbox", "smtp"] = "outbox"
     outbox: Path | None = None  # default: <data_dir>/outbox
-    host: str = ""
-    port: int = 465
-    security: Literal["ssl", "starttls", "none"] = "ssl"
-    user: str = ""
-    password: SecretStr | None = None  # from env SERVICE_SMTP_PASSWORD or password_file
-    password_file: Path | None = None
+    port: int = 465  # password: env SERVICE_SMTP_PASSWORD or password_file
     from_address: str = "hndzsw@163.com"
     from_name: str = "湖南省商务厅电子商务处"
-    timeout: float = 30.0
     retries: int = 3  # further attempts after the first, on transient failures only
     backoff_seconds: float = 5.0  # wait before retry i is backoff_seconds * 2**i
     ca_file: Path | None = None  # extra CA bundle to trust (self-signed test or relay servers)
