@@ -1,0 +1,120 @@
+"""Extract stage: Attachment -> Extraction(tables, problems).
+
+Dispatches on the sniffed kind to one reader per format; every reader returns Grids
+and the one normaliser turns them into Tables. Never raises: a bad file is a Problem.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+import subprocess
+from dataclasses import replace
+from typing import Callable
+
+import python_calamine
+import xlrd
+
+from ..model import Attachment, Extraction, Problem, Table
+from .csv import read_csv
+from .doc import convert_with_office, office_binary, read_doc
+from .docx import read_docx
+from .grid import Grid, ReadProblem
+from .metrics import parse_metrics
+from .normalise import normalise_grid
+from .xls import read_xls
+from .xlsx import read_xlsx
+
+log = logging.getLogger(__name__)
+
+Reader = Callable[[bytes], list[Grid]]
+READERS: dict[str, Reader] = {
+    "xlsx": read_xlsx, "xlsm": read_xlsx, "ods": read_xlsx, "xls": read_xls,
+    "docx": read_docx, "doc": read_doc,
+}
+WORD_KINDS = {"docx", "doc", "wps"}  # prose reports are legitimate: no table is no problem
+# WPS formats: (reader trying the usual BIFF8/Word 97 content, LibreOffice target, reader of that)
+WPS_FORMATS: dict[str, tuple[Reader, str, Reader]] = {"et": (read_xls, "xlsx", read_xlsx),
+                                                      "wps": (read_doc, "docx", read_docx)}
+NATIVE_FAILURES = (ReadProblem, ValueError, TypeError, IndexError, KeyError, AssertionError, struct.error,
+                   OSError, subprocess.TimeoutExpired, xlrd.XLRDError, xlrd.compdoc.CompDocError)
+FORMAT_PHRASES = {"pdf": " .pdf 格式", "image": "图片", "rtf": " .rtf 格式", "html": "网页（.html）格式",
+                  "et": " WPS .et 格式", "wps": " WPS .wps 格式", "unknown": "无法识别的格式"}
+SILENT_KINDS = {"text", "eml", "zip"}  # bodies and containers: unpacked or read elsewhere
+
+
+def extract_attachment(att: Attachment) -> Extraction:
+    """Tables and problems of one attachment; any reader failure becomes a Problem."""
+    kind = "csv" if att.kind == "text" and att.filename.lower().endswith((".csv", ".tsv")) else att.kind
+    if kind in SILENT_KINDS:
+        return Extraction()
+    if kind == "encrypted":
+        return Extraction(problems=(_encrypted(att.filename),))
+    try:
+        grids = _read_grids(kind, att)
+    except ReadProblem as err:
+        return Extraction(problems=(Problem(err.code, err.message_zh, err.detail, file=att.filename),))
+    except python_calamine.PasswordError as err:
+        return Extraction(problems=(_encrypted(att.filename, repr(err)),))
+    except Exception as err:  # noqa: BLE001 - any library failure on a bad file is data, not a crash
+        if isinstance(err, xlrd.XLRDError) and "encrypted" in str(err).lower():
+            return Extraction(problems=(_encrypted(att.filename, repr(err)),))
+        log.info("extract: %s (%s) unreadable: %r", att.filename, kind, err)
+        return Extraction(problems=(Problem("unreadable_attachment",
+                                            f"附件“{att.filename}”无法读取（文件损坏或格式不符）",
+                                            detail=repr(err), file=att.filename),))
+    return tables_from_grids(grids, att.filename, spreadsheet=kind not in WORD_KINDS)
+
+
+def _read_grids(kind: str, att: Attachment) -> list[Grid]:
+    """Grids from the reader for kind; WPS files are tried as xls/doc, then via LibreOffice."""
+    if kind == "csv":
+        return read_csv(att.content, name=att.filename)
+    if kind in READERS:
+        return READERS[kind](att.content)
+    if kind in WPS_FORMATS:
+        return _read_wps(kind, att)
+    raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), detail=f"kind={kind}")
+
+
+def _read_wps(kind: str, att: Attachment) -> list[Grid]:
+    """WPS .et/.wps: most are BIFF8/Word 97 inside, else LibreOffice converts them if installed."""
+    native, target, reader = WPS_FORMATS[kind]
+    try:
+        return native(att.content)
+    except NATIVE_FAILURES as err:
+        log.info("extract: %s not readable as %s: %r", att.filename, native.__name__, err)
+    if not office_binary():
+        raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), detail="no LibreOffice")
+    try:
+        converted = convert_with_office(att.content, kind, target)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as err:
+        # e.g. LibreOffice installed without Calc: the city can still resend as .xlsx
+        raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), repr(err)) from err
+    return reader(converted)
+
+
+def _unsupported_message(filename: str, kind: str) -> str:
+    """Names the format, so the city knows what to send instead."""
+    what = FORMAT_PHRASES.get(kind, f" .{kind} 格式")
+    return f"附件“{filename}”为{what}，无法自动读取表格，请以 .xlsx 重新报送"
+
+
+def _encrypted(filename: str, detail: str = "") -> Problem:
+    return Problem("encrypted_attachment", f"附件“{filename}”设有密码保护，无法读取，请取消密码后重新报送",
+                   detail=detail, file=filename)
+
+
+def tables_from_grids(grids: list[Grid], filename: str, spreadsheet: bool) -> Extraction:
+    """Normalise every grid; a spreadsheet without any header is a no_header problem."""
+    tables: list[Table] = []
+    problems: list[Problem] = []
+    for grid in grids:
+        table, found = normalise_grid(grid, filename)
+        problems.extend(found)
+        if table is not None:
+            rows = tuple(replace(row, metrics=parse_metrics(row.effect)) for row in table.rows)
+            tables.append(replace(table, rows=rows))
+    if not tables and spreadsheet:
+        problems.append(Problem("no_header", f"附件“{filename}”中未找到重点活动统计表的表头（序号、县（市、区）、活动名称……）",
+                                file=filename))
+    return Extraction(tables=tuple(tables), problems=tuple(problems))
