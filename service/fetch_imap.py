@@ -133,6 +133,8 @@ def login(mailbox: MailboxSection, factory: ClientFactory) -> tuple[Any, dict[st
     password = secret(mailbox)
     if not password:
         raise MailboxLoginError(f"{LOGIN_HELP} (no password configured for {mailbox.user})")
+    if not password.isascii():  # IMAP LOGIN is ASCII; a 163 授权码 always is, a pasted web password may not be
+        raise MailboxLoginError(f"{LOGIN_HELP} (the configured password is not plain ASCII)")
     client = factory(mailbox)
     try:
         client.normalise_times = False  # keep INTERNALDATE aware instead of naive local time
