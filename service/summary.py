@@ -1,18 +1,60 @@
-"""Summary stage: tracked reports + their rows -> the consolidated table (values only).
+"""Summary stage: report states + stored rows/results/problems -> Summary (values only).
 
 Rows come from each city's counted version for the deadline, cities in the official order,
-序号 renumbered. Writing the workbook is in workbook.py.
+序号 renumbered; the per-city figures are aggregated with pandas. Writing is in workbook.py.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Sequence
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Iterable, Sequence
 
-from .config import Config
+from .config import Config, Deadline
 from .model import ReportState
+from .status import STATE_ZH
 
-COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容", "活动成效", "备注",
+COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
+           "活动成效（含参与主体数量、商品数量、销售额等）", "备注",
            "参与主体数量", "商品数量", "销售额（万元）", "来源文件", "收到日期")
+ROW_KEYS = ("seq", "city", "county", "organiser", "name", "content", "effect", "note",
+            "participants", "products", "sales_wan", "file", "received")
+METRICS = ("participants", "products", "sales_wan")
+METRIC_COLUMNS = tuple(ROW_KEYS.index(k) for k in METRICS)  # positions of the numbers in a row
+PROBLEM_COLUMNS = ("序号", "市州", "报送节点", "收到时间", "发件人", "邮件主题", "文件", "行", "问题",
+                   "联系人", "联系电话", "代码")
+TOTAL_ZH = "全省合计"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything the consolidated workbook shows, as plain values."""
+
+    campaign: str
+    unit: str  # 填报单位 of the consolidated table
+    deadline: Deadline  # the deadline whose rows are compiled
+    deadlines: tuple[Deadline, ...]  # every deadline, for the status columns of 概况
+    as_of: datetime  # newest mail taken into account (local time); also the file's timestamps
+    rows: list[list]  # COLUMNS order
+    overview: list[list]  # per city: 市州, (state, first received) per deadline, count, 3 metrics; then 全省合计
+    problems: list[list]  # PROBLEM_COLUMNS order
+
+    @property
+    def title(self) -> str:
+        return f"“{self.campaign}”重点活动统计表"
+
+    def totals(self) -> dict[str, float | int | None]:
+        """Province figures (the last overview line): activities and the three metrics."""
+        return dict(zip(("activities", *METRICS), self.overview[-1][-4:]))
+
+
+def number(value: float | None) -> float | int | None:
+    """A metric as written to files: None for unknown/NaN, int when whole, no float noise."""
+    if value is None or not math.isfinite(value):
+        return None
+    rounded = round(float(value), 6)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, int]:
@@ -33,7 +75,8 @@ def summary_rows(config: Config, states: Sequence[ReportState], deadline: str,
         for r in rows_by_message.get(message, []):
             table.append([
                 len(table) + 1, city.name, r["county"], r["organiser"], r["name"], r["content"],
-                r["effect"], r["note"], r["participants"], r["products"], r["sales_wan"], r["filename"], day,
+                r["effect"], r["note"], number(r["participants"]), number(r["products"]),
+                number(r["sales_wan"]), r["filename"], day,
             ])
     return table
 
@@ -45,3 +88,113 @@ def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> 
         if deadline.id in with_rows:
             return deadline.id
     return config.table_deadline.id
+
+
+def city_figures(rows: Sequence[Sequence], cities: Sequence[str]) -> list[list]:
+    """[activities, participants, products, sales] per city (official order), then the province.
+
+    Sums skip unparsed (empty) metrics; a sum over nothing parsed stays empty, not 0.
+    """
+    import pandas as pd  # imported here: ~0.2 s that only `compile` should pay
+
+    frame = pd.DataFrame([[r[1], *(r[i] for i in METRIC_COLUMNS)] for r in rows],
+                         columns=["city", *METRICS]).astype({m: "float64" for m in METRICS})
+    grouped = frame.groupby("city", sort=False)
+    by_city = grouped[list(METRICS)].sum(min_count=1).join(grouped.size().rename("activities"))
+    by_city = by_city.reindex(list(cities))
+    lines = [[int(0 if math.isnan(line.activities) else line.activities),
+              *(number(getattr(line, m)) for m in METRICS)] for line in by_city.itertuples()]
+    province = frame[list(METRICS)].sum(min_count=1)
+    return [*lines, [len(frame), *(number(province[m]) for m in METRICS)]]
+
+
+def state_label(state: ReportState | None, deadline: Deadline) -> str:
+    """按时/逾期/未报/待报; "—" when an optional report was not sent (nothing is owed), as `status`."""
+    if state is None:
+        return ""
+    return "—" if state.state == "missing" and not deadline.required else STATE_ZH[state.state]
+
+
+def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[Sequence]) -> list[list]:
+    """One line per city: state and first received date per deadline, then its figures; then 全省合计."""
+    by_key = {(s.city, s.deadline): s for s in states}
+    names = [c.name for c in config.cities]
+    figures = city_figures(rows, names)
+    lines = []
+    for name, numbers in zip(names, figures):
+        cells: list = [name]
+        for d in config.deadlines:
+            s = by_key.get((name, d.id))
+            first = s.first_received_at if s else None
+            cells += [state_label(s, d), first.astimezone(config.tz).date().isoformat() if first else ""]
+        lines.append(cells + numbers)
+    total: list = [TOTAL_ZH]
+    for d in config.deadlines:
+        reported = sum(1 for s in states if s.deadline == d.id and s.state in ("on_time", "late"))
+        total += [f"已报 {reported}/{len(names)}", ""]
+    return lines + [total + figures[-1]]
+
+
+def superseded(result: dict, counted: dict[tuple[str, str], int], received: dict[int, datetime]) -> bool:
+    """A report version older than the one whose rows count: its problems were fixed by a resend."""
+    key = (result["city"], result["deadline"])
+    current = counted.get(key)
+    return (bool(result["is_report"]) and current is not None and current != result["message"]
+            and current in received and result["received_at"] < received[current])
+
+
+def contact_of(units_json: str, file: str) -> tuple[str, str]:
+    """(联系人, 联系电话) the city wrote on its table, preferring the problem's own file."""
+    units = json.loads(units_json or "[]")
+    unit = next((u for u in units if u.get("file") == file), None) or next(iter(units), None)
+    if not unit:
+        return "", ""
+    person = unit.get("contact", "") + (f"（{unit['title']}）" if unit.get("title") else "")
+    return person, unit.get("phone", "")
+
+
+def problem_rows(config: Config, states: Sequence[ReportState], results: Iterable[dict],
+                 problems: Iterable[dict]) -> list[list]:
+    """Open problems (PROBLEM_COLUMNS), cities in official order; superseded versions left out."""
+    results_by_id = {r["message"]: r for r in results}
+    received = {m: r["received_at"] for m, r in results_by_id.items()}
+    counted = {(s.city, s.deadline): s.message for s in states if s.message}
+    city_rank = {c.name: i for i, c in enumerate(config.cities)}
+    deadline_rank = {d.id: i for i, d in enumerate(config.deadlines)}
+    found = []
+    for order, p in enumerate(problems):
+        r = results_by_id.get(p["message"])
+        if r is None or superseded(r, counted, received):
+            continue
+        title = config.deadline(r["deadline"]).title if r["deadline"] in deadline_rank else ""
+        at = r["received_at"].astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+        line = [r["city"] or "未归属", title, at, r["sender"], r["subject"], p["file"], p["row"],
+                p["message_zh"], *contact_of(r["units"], p["file"]), p["code"]]
+        rank = (city_rank.get(r["city"], len(city_rank)), deadline_rank.get(r["deadline"], len(deadline_rank)),
+                r["received_at"], p["message"], order)
+        found.append((rank, line))
+    found.sort(key=lambda item: item[0])
+    return [[n, *line] for n, (_, line) in enumerate(found, start=1)]
+
+
+def reporting_unit(organiser: str) -> str:
+    """填报单位 of the consolidated table: the 厅 signs it, not its 处 (e.g. 电子商务处)."""
+    return organiser[:organiser.index("厅") + 1] if "厅" in organiser else organiser
+
+
+def build_summary(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
+                  results: Sequence[dict], problems: Iterable[dict]) -> Summary:
+    """The Summary for one deadline from the store's records (results already limited to `now`)."""
+    rows_by_message: dict[int, list[dict]] = {}
+    for row in rows:
+        rows_by_message.setdefault(row["message"], []).append(row)
+    received = {r["message"]: r["received_at"] for r in results}
+    table = summary_rows(config, states, deadline, rows_by_message, received)
+    newest = max(received.values(), default=None)
+    start = datetime.combine(config.campaign.start or config.deadline(deadline).due, time(0), tzinfo=config.tz)
+    return Summary(
+        campaign=config.campaign.name, unit=reporting_unit(config.campaign.organiser),
+        deadline=config.deadline(deadline), deadlines=tuple(config.deadlines),
+        as_of=newest.astimezone(config.tz) if newest else start,
+        rows=table, overview=overview_rows(config, states, table),
+        problems=problem_rows(config, states, results, problems))

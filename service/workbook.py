@@ -1,26 +1,24 @@
-"""Write xlsx/CSV files from summary rows: values only, never formulas, written atomically."""
+"""Write a Summary as xlsx (汇总/概况/问题/per city), CSV or JSON: values only, deterministic, atomic.
+
+The same data gives the same bytes (fixed document and zip timestamps), so a diff of two
+compiled workbooks shows real changes only. Sheet content is in workbook_sheets.py.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import tempfile
+import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
-from openpyxl.styles import Alignment, Font
+from .summary import COLUMNS, ROW_KEYS, Summary
 
-# Text a spreadsheet program could take for a formula (CSV/formula injection).
+# Text a spreadsheet program could take for a formula when it opens a CSV (formula injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def set_value(cell: Cell, value: object) -> None:
-    """Write a value; any text is stored as text even when it looks like a formula."""
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -34,27 +32,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def table_workbook_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[object]],
-                         sheet: str = "汇总") -> bytes:
-    """A one-sheet workbook: title row, header row, rows."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    set_value(ws.cell(row=1, column=1), title)
-    ws.cell(row=1, column=1).font = Font(bold=True, size=14)
-    for col, name in enumerate(header, start=1):
-        set_value(ws.cell(row=2, column=col), name)
-        ws.cell(row=2, column=col).font = Font(bold=True)
-    for r, values in enumerate(rows, start=3):
-        for col, value in enumerate(values, start=1):
-            set_value(ws.cell(row=r, column=col), value)
-            ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "A3"
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def csv_safe(value: object) -> object:
@@ -72,3 +49,69 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     for row in rows:
         writer.writerow([csv_safe(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def json_bytes(summary: Summary) -> bytes:
+    """The rows as JSON objects (English keys, Chinese column names alongside) and the totals."""
+    document = {
+        "campaign": summary.campaign, "unit": summary.unit,
+        "deadline": {"id": summary.deadline.id, "title": summary.deadline.title,
+                     "due": summary.deadline.due.isoformat()},
+        "as_of": summary.as_of.isoformat(), "columns": dict(zip(ROW_KEYS, COLUMNS)),
+        "rows": [dict(zip(ROW_KEYS, row)) for row in summary.rows], "totals": summary.totals(),
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def summary_workbook_bytes(summary: Summary, per_city: bool = False) -> bytes:
+    """汇总, 概况, 问题 (and one sheet per city with rows) as .xlsx bytes; same data -> same bytes."""
+    from openpyxl import Workbook  # imported here: commands other than compile/demo never need it
+    from openpyxl.writer.excel import ExcelWriter
+
+    from .workbook_sheets import city_sheets, named_styles, overview_sheet, problems_sheet, summary_sheet
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for style in named_styles():
+        wb.add_named_style(style)
+    arrays: dict = {}  # style name -> StyleArray, shared by the sheets
+    widths = summary_sheet(wb, arrays, summary)
+    overview_sheet(wb, arrays, summary)
+    problems_sheet(wb, arrays, summary)
+    if per_city:
+        city_sheets(wb, arrays, summary, widths)
+    wb.active = 0
+    stamp = summary.as_of.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    wb.properties.created = wb.properties.modified = stamp  # openpyxl's defaults are "now"
+    wb.properties.creator = wb.properties.lastModifiedBy = summary.unit
+    wb.properties.title = summary.title
+    buffer = io.BytesIO()
+    # ExcelWriter rather than wb.save(), which would stamp "now" into docProps/core.xml.
+    ExcelWriter(wb, FixedTimeZip(buffer, summary.as_of)).save()
+    return buffer.getvalue()
+
+
+class FixedTimeZip(zipfile.ZipFile):
+    """A zip whose members all carry one date (zipfile stamps the current time or a file's mtime)."""
+
+    def __init__(self, file: io.BytesIO, when: datetime) -> None:
+        super().__init__(file, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self.date_time = when.replace(tzinfo=None).timetuple()[:6]
+
+    def writestr(self, name: str | zipfile.ZipInfo, data: bytes | str, *args: object, **kwargs: object) -> None:
+        if not isinstance(name, zipfile.ZipInfo):
+            name = zipfile.ZipInfo(name, date_time=self.date_time)
+            name.compress_type = zipfile.ZIP_DEFLATED
+        super().writestr(name, data, *args, **kwargs)
+
+    def write(self, filename: str, arcname: str | None = None, *args: object, **kwargs: object) -> None:
+        self.writestr(arcname or Path(filename).name, Path(filename).read_bytes())
+
+
+def export_bytes(summary: Summary, suffix: str, per_city: bool = False) -> bytes:
+    """The file for a path suffix: .csv (UTF-8 with BOM), .json, else .xlsx."""
+    if suffix == ".csv":
+        return csv_bytes(COLUMNS, summary.rows)
+    if suffix == ".json":
+        return json_bytes(summary)
+    return summary_workbook_bytes(summary, per_city)
