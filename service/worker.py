@@ -1,0 +1,290 @@
+"""Worker (`run`): one process runs the campaign: polls (IMAP IDLE, else every poll_interval),
+reminders at their scheduled times, the daily digest, the workbook after each new report.
+
+APScheduler 3 with an in-memory job store and one worker thread: jobs are rebuilt from the config
+at every start and what was sent lives in our own tables (sent log), so after downtime each job
+runs once at start and decides what is still due; nothing runs twice. SIGTERM/SIGINT stop it
+between two batches of mail (each committed whole); a lock keeps a second worker off the database.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Callable, Iterator
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import jobs
+from .app import App, make_sender
+from .clock import Clock
+from .config import Config
+from .errors import SendError, SourceError
+from .lock import LockError, WorkerLock, worker_lock
+from .logs import configure_logging
+from .model import Outgoing
+from .schedule import ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at
+from .send import Sender, SmtpSender
+from .workbook import export_bytes, write_atomically
+
+log = logging.getLogger(__name__)
+STANDBY_RETRY_SECONDS = 2.0
+LOCK_CHECK_SECONDS = 30.0
+
+
+class StopRequested(Exception):
+    """Raised between two batches of mail once the worker is stopping (the rest waits for the next start)."""
+
+
+class StoppingSender:
+    """Inside `interruptible()`, refuses new sends once stopping: they fail, and the next start resends."""
+
+    def __init__(self, inner: Sender, stop: threading.Event) -> None:
+        self.inner, self.stop = inner, stop
+        self._interruptible = threading.local()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        self._interruptible.on = True
+        try:
+            yield
+        finally:
+            self._interruptible.on = False
+
+    def send(self, out: Outgoing) -> str:
+        if self.stop.is_set() and getattr(self._interruptible, "on", False):
+            raise SendError("worker stopping: not sent now, retried at the next start")
+        return self.inner.send(out)
+
+
+def worker_sender(config: Config, clock: Clock, stop: threading.Event) -> StoppingSender:
+    """The configured sender; an SMTP retry wait ends early (as a failed send) when stopping."""
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise SendError("worker stopping during a retry wait: not sent, retried at the next start")
+
+    inner = SmtpSender(config.smtp, clock, sleep=sleep) if config.smtp.kind == "smtp" else make_sender(config, clock)
+    return StoppingSender(inner, stop)
+
+
+class Worker:
+    """The scheduler and its jobs over one App; each job is one call into `jobs` with the app's clock."""
+
+    def __init__(self, app: App, timeline: Timeline, lock: WorkerLock, stop: threading.Event,
+                 sender: StoppingSender) -> None:
+        self.app, self.timeline, self.lock, self.stop, self.sender = app, timeline, lock, stop, sender
+        self.wake = threading.Event()  # IDLE saw new mail: poll (again)
+        self.busy = threading.Lock()  # held while a job runs: stopping waits for it
+        self.exit_code = 0
+        self.scheduler = BackgroundScheduler(
+            timezone=app.config.tz, executors={"default": ThreadPoolExecutor(1)},  # jobs never overlap
+            job_defaults={"coalesce": True, "max_instances": 1})
+
+    # --- jobs -------------------------------------------------------------------------------
+    def _job(self, name: str, body: Callable[[], None]) -> None:
+        if self.stop.is_set():  # queued before the stop: leave it for the next start
+            return
+        with self.busy:
+            try:
+                body()
+            except StopRequested:
+                log.info("%s: stopped after the mail in flight; the rest follows at the next start", name)
+            except SourceError as err:
+                log.error("%s failed: %s", name, err)
+            except Exception:  # one per job: a bug in one run must not stop the worker
+                log.exception("%s failed", name)
+
+    def poll(self) -> None:
+        self._job("poll", self._poll_until_quiet)
+
+    def _poll_until_quiet(self) -> None:
+        while True:
+            self.wake.clear()
+            counts = jobs.poll(self.app, on_progress=self._between_batches)
+            if counts.new:
+                log.info("poll: %d new message(s): %d report(s), %d with problems, %d receipt(s) sent",
+                         counts.new, counts.reports, counts.problems, counts.receipts)
+            if counts.reports:
+                self.scheduler.add_job(self.workbook, id="workbook", replace_existing=True,
+                                       misfire_grace_time=None)
+            if not self.wake.is_set() or self.stop.is_set():
+                return
+
+    def _between_batches(self, done: int) -> None:
+        if self.stop.is_set():
+            raise StopRequested(done)
+
+    def _poll_first(self, job: str) -> None:
+        """Reminders and the digest read the mailbox first, so a report that just arrived counts."""
+        try:
+            self._poll_until_quiet()
+        except SourceError as err:
+            log.warning("%s: poll before it failed (%s); going on with what is stored", job, err)
+
+    def remind(self) -> None:
+        def body() -> None:
+            self._poll_first("remind")
+            with self.sender.interruptible():
+                due, stale, results = jobs.remind(self.app)
+            outcomes = list(results.values())
+            if due or stale:
+                log.info("remind: %d due, %d sent, %d failed, %d missed for good", len(due),
+                         outcomes.count("sent"), outcomes.count("failed"), len(stale))
+        self._job("remind", body)
+
+    def digest(self) -> None:
+        def body() -> None:
+            self._poll_first("digest")
+            out, result = jobs.digest(self.app)
+            log.info("digest %s: %s", out.key, result)
+        self._job("digest", body)
+
+    def workbook(self) -> None:
+        def body() -> None:
+            summary = jobs.compile_summary(self.app)
+            path = self.app.config.workbook_path
+            write_atomically(path, export_bytes(summary, path.suffix.lower() or ".xlsx"))
+            log.info("workbook: %d row(s) for %s -> %s", len(summary.rows), summary.deadline.id, path.name)
+        self._job("workbook", body)
+
+    # --- IMAP IDLE ------------------------------------------------------------------------------
+    def watch_mailbox(self) -> None:
+        """Wait in IDLE and wake the poll when mail arrives; polls every poll_interval go on regardless."""
+        from .fetch_imap import ImapSource, MailboxLoginError  # only IMAP deployments need it
+
+        config = self.app.config
+        source, failures = ImapSource(config.mailbox), 0
+        try:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    arrived = source.wait_for_new_mail(config.worker.idle_timeout)
+                except MailboxLoginError:
+                    return  # the poll job reports it; repeated wrong logins can lock a 163 account
+                except SourceError as err:
+                    failures += 1
+                    log.warning("idle: %s; retrying, polls go on every %gs", err, config.worker.poll_interval)
+                    self.stop.wait(min(300.0, 2.0 ** failures))
+                    continue
+                failures = 0
+                if arrived and not self.stop.is_set():
+                    self.wake.set()
+                    self.scheduler.modify_job("poll", next_run_time=self.timeline.wall())
+                elif not arrived and time.monotonic() - started < min(1.0, config.worker.idle_timeout / 2):
+                    # wait_for_new_mail answers False at once when the server has no IDLE
+                    log.info("idle: the server offers no IDLE; polling every %gs", config.worker.poll_interval)
+                    return
+        finally:
+            source.close()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def schedule(self) -> None:
+        """Add the jobs: poll, remind, then the digest when today's is due, at once; then per config."""
+        config, wall_now, now = self.app.config, self.timeline.wall(), self.timeline.now()
+        calendar = self.app.calendar
+        # Staggered by a millisecond: equal times would run in job-id order, the digest first.
+        self.scheduler.add_job(self.poll, IntervalTrigger(seconds=config.worker.poll_interval), id="poll",
+                               next_run_time=wall_now,
+                               misfire_grace_time=int(config.worker.poll_interval) + 1)  # the next poll will do
+        # No grace limit: the job itself knows, from the sent log and each reminder's catch-up window,
+        # what is still due, so a late run (suspend, a long poll before it) is never dropped.
+        self.scheduler.add_job(self.remind, ServiceTimeTrigger(
+            "reminders", lambda after: next_reminder_at(config, calendar, after), self.timeline),
+            id="remind", next_run_time=wall_now + timedelta(milliseconds=1), misfire_grace_time=None)
+        digest_trigger = ServiceTimeTrigger("digest", lambda after: next_digest_at(config, after), self.timeline)
+        extra = {"next_run_time": wall_now + timedelta(milliseconds=2)} if digest_due_at_start(config, now) else {}
+        self.scheduler.add_job(self.digest, digest_trigger, id="digest", misfire_grace_time=None, **extra)
+
+    def serve(self) -> int:
+        """Run until stopped; returns the exit code (non-zero when the lock was lost)."""
+        self.schedule()
+        self.scheduler.start()
+        if self.app.config.mailbox.kind == "imap" and self.app.config.worker.idle:
+            threading.Thread(target=self.watch_mailbox, name="imap-idle", daemon=True).start()
+        checked = time.monotonic()
+        while not self.stop.wait(0.5):  # waking often lets signal handlers run promptly
+            if time.monotonic() - checked > LOCK_CHECK_SECONDS:
+                checked = time.monotonic()
+                if not self.lock.held():
+                    log.error("worker lock lost (database connection dropped): stopping")
+                    self.exit_code = 1
+                    self.stop.set()
+        self.scheduler.shutdown(wait=False)
+        return self.exit_code
+
+    def finished(self, timeout: float) -> bool:
+        """Wait for the job in flight; False when it is still running after `timeout`."""
+        if self.busy.acquire(timeout=timeout):
+            self.busy.release()
+            return True
+        return False
+
+
+def run_worker(config: Config, timeline: Timeline, *, standby: bool = False) -> int:
+    """The `run` command: lock, open, schedule, serve until SIGTERM/SIGINT; returns the exit code."""
+    configure_logging(config)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    lock = worker_lock(config.service.database_url)
+    if not acquire(lock, stop, standby):
+        return 0  # stopped while waiting as a standby
+    sender = worker_sender(config, timeline.now, stop)
+    try:
+        app = App.open(config, timeline.now, sender=sender)
+    except BaseException:
+        lock.release()
+        raise
+    worker = Worker(app, timeline, lock, stop, sender)
+    log.info("worker started: database %s, mailbox %s, poll every %gs%s, service time %s, speed %g",
+             app.store.engine.url.render_as_string(hide_password=True), config.mailbox.kind,
+             config.worker.poll_interval, " + IDLE" if config.mailbox.kind == "imap" and config.worker.idle else "",
+             timeline.now().isoformat(timespec="seconds"), timeline.speed)
+    code = worker.serve()
+    clean = worker.finished(config.worker.stop_timeout)
+    if clean:
+        app.close()
+    lock.release()
+    log.info("worker stopped%s", "" if clean else ": abandoned the job in flight (it resumes at the next start)")
+    if not clean:
+        # The job thread cannot be interrupted and would keep the process alive. Leaving now is as
+        # safe as a kill: every message and sent-log entry is committed before the next begins.
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+def acquire(lock: WorkerLock, stop: threading.Event, standby: bool) -> bool:
+    """Take the single-worker lock; as a standby wait for it, else refuse at once."""
+    if lock.acquire():
+        return True
+    if not standby:
+        raise LockError(f"another worker is already running on this database ({lock.describe()}); "
+                        f"stop it first, or start this one with --standby to take over when it stops")
+    log.info("standby: another worker holds %s; waiting for it", lock.describe())
+    while not stop.wait(STANDBY_RETRY_SECONDS):
+        if lock.acquire():
+            log.info("standby: lock acquired, taking over")
+            return True
+    return False
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        log.info("%s received: stopping after the mail in flight", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def worker_timeline(wall: Clock, start: datetime | None, speed: float) -> Timeline:
+    """Real time, or a simulated clock from `start` running `speed` times as fast (demos, tests)."""
+    if start is None and speed == 1.0:
+        return Timeline.real(wall)
+    return Timeline.simulated(wall, start or wall(), speed)

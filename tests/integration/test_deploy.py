@@ -1,0 +1,71 @@
+"""deploy/: the Dockerfile passes hadolint (no Docker engine in CI), the systemd unit passes
+`systemd-analyze verify`, and the compose file, env example and wrapper fit the service."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+UNIT = DEPLOY / "report-mail-service.service"
+INSTALLED_CLI = "/opt/report-mail-service/venv/bin/report-mail-service"
+
+
+def tool(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is needed by the deploy checks: install {package}", pytrace=False)
+    return found
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run([tool("hadolint", "the test extra (pip install -e '.[test]')"), "--no-color",
+                             str(DEPLOY / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_runs_as_a_user_keeps_data_in_a_volume_and_checks_health() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^USER (?!root|0\b)\S+", text, re.MULTILINE)
+    assert 'VOLUME ["/data"]' in text and "SERVICE_DATA_DIR=/data" in text
+    assert re.search(r"HEALTHCHECK .*\n\s+CMD \[\"report-mail-service\", \"status\", \"--check\"\]", text)
+    for source in re.findall(r"^COPY (.+) \S+$", text, re.MULTILINE):
+        for name in source.split():
+            assert (ROOT / name).exists(), f"Dockerfile copies {name}, which is not in the repository"
+
+
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    # verify insists the command exists: point it at a real executable, keep everything else.
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text(encoding="utf-8").replace(INSTALLED_CLI, tool("true", "coreutils")))
+    result = subprocess.run([tool("systemd-analyze", "the Debian package systemd"), "verify", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    text = UNIT.read_text(encoding="utf-8")
+    for line in ("Restart=on-failure", "EnvironmentFile=/etc/report-mail-service/env", "UMask=0077",
+                 f"ExecStart={INSTALLED_CLI} --config /etc/report-mail-service/service.toml run"):
+        assert line in text
+
+
+def test_compose_runs_the_worker_on_postgresql_once_it_is_healthy() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    worker, postgres = compose["services"]["worker"], compose["services"]["postgres"]
+    assert (DEPLOY / worker["build"]["context"] / worker["build"]["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+    assert worker["depends_on"]["postgres"]["condition"] == "service_healthy" and "healthcheck" in postgres
+    assert worker["environment"]["SERVICE_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert any(volume.endswith(":/data") for volume in worker["volumes"])
+
+
+def test_the_env_example_sets_what_the_service_reads_and_the_wrapper_parses() -> None:
+    keys = {line.split("=", 1)[0] for line in (DEPLOY / "env.example").read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")}
+    assert {"SERVICE_IMAP_PASSWORD", "SERVICE_SMTP_PASSWORD", "SERVICE_DATABASE_URL", "SERVICE_DATA_DIR"} <= keys
+    assert subprocess.run(["sh", "-n", str(DEPLOY / "report-mail")], timeout=10).returncode == 0
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "授权码" in readme and "status --check" in readme
