@@ -156,7 +156,8 @@ class SmtpSender:
         except ssl.SSLCertVerificationError as err:
             raise SendError(self._describe("server certificate not trusted", err)) from None
         except smtplib.SMTPRecipientsRefused as err:
-            raise SendError(f"{out.key}: all recipients refused: {sorted(err.recipients)}") from None
+            # addresses stay in the sent log's recipients column; logs and errors carry counts only
+            raise SendError(f"{out.key}: all {len(err.recipients)} recipient(s) refused by the server") from None
         except smtplib.SMTPResponseException as err:
             if 400 <= err.smtp_code < 500:
                 raise _Transient(self._describe("temporary failure", err)) from None
@@ -164,7 +165,7 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as err:  # network, TLS, timeout, disconnect
             raise _Transient(self._describe("connection failed", err)) from None
         if refused:
-            log.warning("send: %s refused by server for %s", out.key, sorted(refused))
+            log.warning("send: %s refused by the server for %d of %d recipient(s)", out.key, len(refused), len(out.to))
 
     def _connect(self) -> smtplib.SMTP:
         s = self.smtp
