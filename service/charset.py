@@ -43,7 +43,7 @@ def codec_for(label: str | bytes | None) -> str | None:
         return "gb18030"
     try:
         return _lookup(_ALIASES.get(key, label))
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside a hostile label
         return None
 
 

@@ -90,3 +90,9 @@ def test_filename_parameters_decode_rfc2231_rfc2047_and_raw_bytes(raw, name):
 
 def test_a_missing_parameter_is_none():
     assert param_value(split_header_params(b"attachment")[1], "filename") == (None, False)
+
+
+def test_a_charset_label_holding_a_nul_is_treated_as_unknown():
+    from service.charset import decode_bytes
+    text, _ = decode_bytes("长沙".encode("gb18030"), "gb\x002312")
+    assert text == "长沙"
