@@ -5,19 +5,22 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import jobs, pipeline
 from .demo import run_demo
 from .app import App
-from .clock import Clock, fixed_clock, system_clock
+from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
 from .errors import ServiceError
 from .fetch import fetch_files, mail_files
+from .health import health_problems, health_values
+from .migrations import ensure_schema
+from .store import Store
 from .status import load_states, status_json, status_table
-from .summary import COLUMNS
-from .workbook import csv_bytes, table_workbook_bytes, write_atomically
+from .workbook import export_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -87,30 +90,103 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     now = app.clock()
     print(status_table(app.config, load_states(app.store, app.config, now), now))
     out = Path(args.out) if args.out else app.config.data_dir / "汇总表.xlsx"
-    deadline, table = jobs.summary_table(app)
-    write_atomically(out, table_workbook_bytes(f"“{app.config.campaign.name}”重点活动统计表", COLUMNS, table))
+    summary = jobs.compile_summary(app)
+    write_atomically(out, export_bytes(summary, out.suffix.lower()))
     print(f"\n发出的邮件（.eml）：{app.config.outbox_folder.resolve()}")
-    print(f"汇总表（{len(table)} 行）：{out.resolve()}")
+    print(f"汇总表（{len(summary.rows)} 行）：{out.resolve()}")
     return 0
 
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:
     now = app.clock()
+    if args.check:
+        return _health_check(app, now)
     states = load_states(app.store, app.config, now)
     print(status_json(app.config, states, now) if args.json else status_table(app.config, states, now))
     return 0
 
 
+def _health_check(app: App, now) -> int:
+    """`status --check`: exit 1 with the reasons (for cron, systemd, a container health check)."""
+    problems = health_problems(app.config, health_values(app.store, app.config.health.max_failed_sends), now)
+    for problem in problems:
+        print(f"UNHEALTHY: {problem}")
+    if not problems:
+        ok = app.store.get_health("poll_ok")
+        print(f"OK: last successful poll {ok[1].astimezone(app.config.tz).isoformat(timespec='seconds')}")
+    return 1 if problems else 0
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    from .worker import run_worker, worker_timeline  # APScheduler loads for this command only
+
+    start = parse_instant(args.now, config.tz) if args.now else None
+    return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby)
+
+
+def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
+    store = Store.open(config.service.database_url, migrate=False)
+    try:
+        before, after = ensure_schema(store.engine, explicit=True)
+    finally:
+        store.close()
+    print(f"数据库结构已是最新 (schema at {after})" if before == after
+          else f"数据库结构已更新 (schema {before or 'new'} -> {after})")
+    return 0
+
+
+def cmd_check_mailbox(config: Config, args: argparse.Namespace) -> int:
+    if config.mailbox.kind != "imap":
+        print(f"邮箱为本地文件夹 (local folder mailbox): {config.mailbox_folder.resolve()}")
+        return 0
+    from .fetch_imap import describe_mailbox
+
+    report = describe_mailbox(config.mailbox)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    server = " ".join(report["id"].get(k, "") for k in ("name", "version")).strip() or "?"
+    print(f"登录成功 (login ok): {config.mailbox.user} @ {config.mailbox.host}:{config.mailbox.port}, 服务器 {server}")
+    caps = set(report["capabilities"])
+    print(f"IDLE: {'有 (yes)' if 'IDLE' in caps else '无 (no: polling only)'}   ID: {'有' if 'ID' in caps else '无'}")
+    for f in report["folders"]:
+        mark = "*" if f["configured"] else " "
+        print(f" {mark} {f['name']}  {f['messages'] if f['messages'] is not None else '不存在 (missing)'}"
+              f"  UIDVALIDITY={f['uidvalidity']}")
+    print("(* = 配置中收取的文件夹 / folders the service reads)")
+    return 0
+
+
+def cmd_purge(app: App, args: argparse.Namespace) -> int:
+    from .purge import apply_purge, archive_files, plan_purge
+
+    now, store = app.clock(), app.store
+    results = {r["message"]: r for r in store.results()}
+    plan = plan_purge(args.before, now, app.config.tz, messages=store.stored_messages(), sent=store.sent_records(),
+                      archive=archive_files(app.archive), outbox=sorted(app.config.outbox_folder.glob("*.eml")),
+                      received={pk: r["received_at"] for pk, r in results.items()},
+                      derived=[p for p in [app.config.workbook_path] if p.exists()])
+    for m in plan.messages:
+        r = results.get(m.id, {})
+        at = r.get("received_at", m.source_received_at or m.ingested_at).astimezone(app.config.tz)
+        print(f"#{m.id} {at:%Y-%m-%d} {r.get('city') or '未归属'} 《{r.get('subject', '')}》")
+    print(f"{args.before} 之前：邮件 {len(plan.messages)} 封（含原始邮件与提取数据），发送记录 {len(plan.sent_keys)} 条，"
+          f"文件 {len(plan.files)} 个")
+    if args.dry_run or not args.yes:
+        print("预演 (dry run)：未删除任何内容；确认删除请加 --yes")
+        return 0
+    apply_purge(plan, store, now)
+    print("已删除 (deleted)")
+    return 0
+
+
 def cmd_compile(app: App, args: argparse.Namespace) -> int:
-    config = app.config
-    deadline, table = jobs.summary_table(app, args.deadline)
-    title = f"“{config.campaign.name}”重点活动统计表"
-    out = Path(args.out)
-    if out.suffix.lower() == ".csv":
-        write_atomically(out, csv_bytes(COLUMNS, table))
-    else:
-        write_atomically(out, table_workbook_bytes(title, COLUMNS, table))
-    print(f"已生成 {out}：{config.deadline(deadline).title}，{len(table)} 行")
+    summary = jobs.compile_summary(app, args.deadline)
+    targets = [(Path(args.out), Path(args.out).suffix.lower())]
+    targets += [(Path(path), suffix) for path, suffix in ((args.csv, ".csv"), (args.json, ".json")) if path]
+    for path, suffix in targets:
+        write_atomically(path, export_bytes(summary, suffix, per_city=args.per_city))
+        print(f"已生成 {path}：{summary.deadline.title}，{len(summary.rows)} 行，待核实问题 {len(summary.problems)} 条")
     return 0
 
 
@@ -146,7 +222,8 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[Callable[[App, argparse.Namespace], int], str]] = {
+# Handlers take the App, or the Config for the commands in WITHOUT_APP.
+COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
     "demo": (cmd_demo, "用示例邮件重放 2022 年活动 (replay the 2022 campaign with the bundled samples)"),
     "import": (cmd_import, "导入 .eml 文件、文件夹或 Maildir (import .eml files, folders, Maildirs)"),
     "poll": (cmd_poll, "收取邮箱中的新邮件 (fetch new mail from the configured mailbox)"),
@@ -156,7 +233,14 @@ COMMANDS: dict[str, tuple[Callable[[App, argparse.Namespace], int], str]] = {
     "messages": (cmd_messages, "已收邮件及其归属和问题 (ingested mail, attribution, problems)"),
     "remind": (cmd_remind, "发送到期的催报提醒 (send the reminders due now)"),
     "digest": (cmd_digest, "生成并发送每日汇总 (build and send the daily digest)"),
+    "run": (cmd_run, "常驻运行：收信、提醒、每日汇总 (the long-running worker: poll, remind, digest)"),
+    "migrate": (cmd_migrate, "升级数据库结构 (apply database schema migrations)"),
+    "check-mailbox": (cmd_check_mailbox, "检查邮箱登录与文件夹 (log in to the mailbox and list its folders)"),
+    "purge": (cmd_purge, "删除某日期之前的邮件与数据 (delete mail and data from before a date)"),
 }
+# These open what they need themselves: the worker takes its lock before the database, migrate
+# must run where opening would refuse, check-mailbox needs no database.
+WITHOUT_APP = frozenset({"run", "migrate", "check-mailbox"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,17 +256,39 @@ def build_parser() -> argparse.ArgumentParser:
     commands["poll"].add_argument("--once", action="store_true", help="one poll, then exit (for cron)")
     commands["status"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["compile"].add_argument("--deadline", help="deadline id (default: latest with tables)")
-    commands["compile"].add_argument("--out", required=True, help="FILE.xlsx (or .csv)")
+    commands["compile"].add_argument("--out", required=True, help="FILE.xlsx (or .csv / .json: that format only)")
+    commands["compile"].add_argument("--per-city", action="store_true", help="also one sheet per city")
+    commands["compile"].add_argument("--csv", metavar="PATH", help="also write the rows as CSV (UTF-8 with BOM)")
+    commands["compile"].add_argument("--json", metavar="PATH", help="also write the rows and totals as JSON")
     commands["messages"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["remind"].add_argument("--dry-run", action="store_true", help="list, do not send")
     commands["remind"].add_argument("--json", action="store_true", help="machine-readable list of due reminders")
     commands["digest"].add_argument("--dry-run", action="store_true", help="print, do not send")
     commands["demo"].add_argument("--out", default=None, help="workbook path (default: <data_dir>/汇总表.xlsx)")
+    commands["status"].add_argument("--check", action="store_true",
+                                    help="health check: exit 1 with the reasons when polls or sends are failing")
+    commands["run"].add_argument("--speed", type=float, default=1.0,
+                                 help="with --now: service time runs this many times as fast (demos, tests)")
+    commands["run"].add_argument("--standby", action="store_true",
+                                 help="when another worker runs, wait and take over when it stops")
+    commands["check-mailbox"].add_argument("--json", action="store_true", help="machine-readable output")
+    commands["purge"].add_argument("--before", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD",
+                                   help="everything received before this day")
+    commands["purge"].add_argument("--dry-run", action="store_true", help="list only (also the default without --yes)")
+    commands["purge"].add_argument("--yes", action="store_true", help="really delete what is listed")
     return parser
 
 
 def make_clock(config: Config, now: str | None) -> Clock:
     return fixed_clock(now, config.tz) if now else system_clock(config.tz)
+
+
+def _run_without_app(config: Config, args: argparse.Namespace) -> int:
+    try:
+        return COMMANDS[args.command][0](config, args)
+    except ServiceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
+        if args.command in WITHOUT_APP:
+            return _run_without_app(config, args)
         app = App.open(config, make_clock(config, args.now))
     except (ServiceError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

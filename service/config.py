@@ -27,6 +27,7 @@ class ServiceSection(_Frozen):
     data_dir: Path = Path("var")
     database_url: str = "sqlite:///var/service.db"
     log_level: str = "INFO"
+    workers: int = Field(default=0, ge=0)  # processes parsing/extracting a backlog; 0: one per core (max 4)
 
     @field_validator("timezone")
     @classmethod
@@ -171,6 +172,24 @@ class CalendarSection(_Frozen):
     workdays: tuple[date, ...] = ()
 
 
+class WorkerSection(_Frozen):
+    """The long-running `run` worker: polling, IMAP IDLE, stopping, its log format."""
+
+    poll_interval: float = Field(default=120.0, gt=0)  # seconds between polls; IDLE wakes a poll sooner
+    idle: bool = True  # IMAP IDLE between polls when the server offers it: new mail within seconds
+    idle_timeout: float = Field(default=600.0, gt=0, le=1740)  # renew IDLE well before RFC 2177's 29 min
+    stop_timeout: float = Field(default=10.0, gt=0)  # SIGTERM waits this long for the job in flight
+    workbook: Path | None = None  # refreshed after each new report; default <data_dir>/汇总表.xlsx
+    log_format: Literal["plain", "json"] = "plain"
+
+
+class HealthSection(_Frozen):
+    """Thresholds of `status --check` (for cron, systemd or a container health check)."""
+
+    max_poll_age_minutes: float = Field(default=15.0, gt=0)  # the last good poll must be younger
+    max_failed_sends: int = Field(default=1, ge=1)  # this many failed sends in a row fail the check
+
+
 class Config(_Frozen):
     service: ServiceSection = ServiceSection()
     campaign: CampaignSection
@@ -183,6 +202,8 @@ class Config(_Frozen):
     receipts: ReceiptsSection = ReceiptsSection()
     digest: DigestSection = DigestSection()
     calendar: CalendarSection = CalendarSection()
+    worker: WorkerSection = WorkerSection()
+    health: HealthSection = HealthSection()
 
     @model_validator(mode="after")
     def _consistent(self) -> "Config":
@@ -202,6 +223,13 @@ class Config(_Frozen):
                 seen[email] = city.name
         return self
 
+    @model_validator(mode="after")
+    def _health_allows_a_poll(self) -> "Config":
+        if self.health.max_poll_age_minutes * 60 <= self.worker.poll_interval:
+            raise ValueError("health.max_poll_age_minutes: must be longer than worker.poll_interval "
+                             "(else every check between two polls fails)")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return self.service.tz
@@ -217,6 +245,10 @@ class Config(_Frozen):
     @property
     def mailbox_folder(self) -> Path:
         return self.mailbox.folder or self.service.data_dir / "mailbox"
+
+    @property
+    def workbook_path(self) -> Path:
+        return self.worker.workbook or self.service.data_dir / "汇总表.xlsx"
 
     def deadline(self, deadline_id: str) -> Deadline:
         for d in self.deadlines:

@@ -29,6 +29,7 @@ LOGIN_HELP = (
     " Settings > POP3/SMTP/IMAP after enabling IMAP), not the web password; put it in SERVICE_IMAP_PASSWORD."
 )
 
+FEW_UIDS = 20  # above this, known deliveries are listed in one query instead of one per UID
 TRANSIENT = (OSError, IMAPClientError)  # socket faults, timeouts, dropped connections, NO/BAD replies
 ClientFactory = Callable[[MailboxSection], Any]  # returns a connected, not yet logged-in IMAPClient
 
@@ -47,6 +48,8 @@ class SourceState(Protocol):
     def get_watermark(self, folder: str) -> tuple[int, int] | None: ...  # (uidvalidity, last_uid)
 
     def has_delivery(self, source_id: str) -> bool: ...
+
+    def delivery_ids(self, prefix: str) -> set[str]: ...  # every recorded source id starting with prefix
 
 
 # --- pure decisions -----------------------------------------------------------------------------
@@ -196,6 +199,14 @@ def to_fetched(folder: str, uidvalidity: int, uid: int, item: dict) -> Fetched |
 # --- the source ---------------------------------------------------------------------------------
 
 
+def undelivered(uids: list[int], folder: str, uidvalidity: int, state: SourceState) -> list[int]:
+    """UIDs not recorded yet: one query per UID for a few, one for the folder's deliveries for a backlog."""
+    if len(uids) <= FEW_UIDS:
+        return [uid for uid in uids if not state.has_delivery(source_id(folder, uidvalidity, uid))]
+    known = state.delivery_ids(source_id(folder, uidvalidity, 0)[:-1])
+    return [uid for uid in uids if source_id(folder, uidvalidity, uid) not in known]
+
+
 class ImapSource:
     """Yields new messages of the configured folders; reconnects with bounded backoff on faults."""
 
@@ -261,7 +272,7 @@ class ImapSource:
                         folder, watermark[0], uidvalidity)
         after = start_after(watermark, uidvalidity)
         uids = new_uids(client.search(search_criteria(after)), after)
-        todo = [uid for uid in uids if not state.has_delivery(source_id(folder, uidvalidity, uid))]
+        todo = undelivered(uids, folder, uidvalidity, state)
         log.info("imap folder=%s uidvalidity=%d exists=%d after_uid=%d new=%d to_fetch=%d",
                  folder, uidvalidity, exists, after, len(uids), len(todo))
         for batch in batches(todo, self._mailbox.batch_size):

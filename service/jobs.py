@@ -6,7 +6,8 @@ The CLI and the worker call these; they gather inputs from the store, call the p
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -16,6 +17,7 @@ from .digest import build_digest
 from .errors import SourceError
 from .model import Fetched, Outgoing, ReportState
 from .outgoing import record_stale, send_once
+from .pool import Deriver
 from .receipt import plan_receipt
 from .remind import due_reminders
 from .status import load_states
@@ -36,21 +38,29 @@ class IngestCounts:
 
 
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
-    """Ingest each fetched message, advancing IMAP watermarks only after it is committed."""
+    """Ingest fetched messages in batches; each batch and its IMAP watermark are committed before parsing.
+
+    on_progress(done) is called after each batch is stored (the worker stops there when asked to).
+    """
     counts = IngestCounts()
-    for outcome in pipeline.process_pending(app):
-        counts.reports += int(outcome.is_report)
-    for done, fetched in enumerate(items, start=1):
-        outcome = pipeline.ingest(app, fetched)
-        if fetched.uid:
-            app.store.set_watermark(fetched.folder, fetched.uidvalidity, fetched.uid, app.clock())
-        counts.new += int(outcome.is_new)
-        counts.already += int(not outcome.is_new)
-        counts.reports += int(outcome.is_report)
-        counts.problems += int(bool(outcome.problems))
-        counts.receipts += int(send_receipt(app, outcome) == "sent")
-        if on_progress:
-            on_progress(done)
+
+    def send_receipts(outcomes: list[pipeline.Outcome]) -> None:
+        counts.receipts += sum(send_receipt(app, outcome) == "sent" for outcome in outcomes)
+
+    with Deriver(app.config) as deriver:  # a process pool, started only when a backlog shows up
+        for outcome in pipeline.process_pending(app, deriver, send_receipts):
+            counts.reports += int(outcome.is_report)
+        done = 0
+        with closing(pipeline.ingest_batches(app, items, deriver, send_receipts)) as stream:
+            for outcomes in stream:  # closing the stream stores what is already recorded
+                for outcome in outcomes:
+                    counts.new += int(outcome.is_new)
+                    counts.already += int(not outcome.is_new)
+                    counts.reports += int(outcome.is_report)
+                    counts.problems += int(bool(outcome.problems))
+                done += len(outcomes)
+                if on_progress:
+                    on_progress(done)
     return counts
 
 
@@ -129,7 +139,10 @@ def metric_totals(app: App, states: list[ReportState]) -> dict:
     for row in app.store.rows(counted.values()):
         for key in totals:
             totals[key] += row[key] or 0.0
-    returndef compile_summary(app: App, deadline: str | None = None) -> Summary:
+    return totals
+
+
+def compile_summary(app: App, deadline: str | None = None) -> Summary:
     """The consolidated workbook's content as at now; default: the latest deadline that has tables."""
     now, config = app.clock(), app.config
     states = load_states(app.store, config, now)
@@ -147,7 +160,13 @@ def summary_table(app: App, deadline: str | None = None) -> tuple[str, list[list
     return summary.deadline.id, summary.rows
 
 
-ceived)
+def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:
+    """The current consolidated workbook as a digest attachment."""
+    from .workbook import summary_workbook_bytes  # openpyxl only when a workbook is wanted
+
+    summary = compile_summary(app)
+    name = f"{app.config.campaign.name}重点活动统计表（截至{now.astimezone(app.config.tz):%m月%d日}）.xlsx"
+    return name, summary_workbook_bytes(summary)
 
 
 def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
@@ -157,6 +176,8 @@ def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
     since = last[1] if last else now - timedelta(days=1)
     out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer,
                        **digest_inputs(app, now, since))
+    if app.config.digest.attach_workbook:
+        out = replace(out, attachments=(workbook_attachment(app, now),))
     if dry_run:
         return out, "dry-run"
     result = send_once(app.store, app.sender, out, now)

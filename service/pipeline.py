@@ -1,32 +1,40 @@
-"""Pipeline: raw bytes -> archive -> commit -> parse -> extract -> attribute -> record; reprocess.
+"""Pipeline: raw bytes -> archive -> commit -> derive (parse, extract, attribute) -> record; reprocess.
 
-The raw bytes are archived and committed before anything can fail; everything after is
-derived and can be rebuilt from the archive by `reprocess`.
+Mail goes in batches: a batch is archived, synced and committed (with its IMAP watermarks) before
+anything can fail; then derived (service/derive.py, on a process pool for backlogs, see pool.py)
+while the next batches are fetched, and written in one transaction per batch, in order.
+Everything after the archive is derived and can be rebuilt from it by `reprocess`.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
 
 from .app import App
-from .archive import sha256_of
-from .attribute import attribute_message, received_time
-from .extract import extract_attachment
-from .model import Attribution, Fetched, Message, Problem, Row, Table
-from .parse import parse_message
-from .validate import validate_rows
+from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, problem_values
+from .model import Attribution, Fetched, Message, Problem
+from .pool import Deriver
+from .store import StoredMessage
 
 log = logging.getLogger(__name__)
 
+BATCH_MESSAGES = 50  # recorded in one commit, derived together, written in one transaction
+BATCH_BYTES = 32 * 1024 * 1024  # fewer messages when mail is large: bounds memory
+IN_FLIGHT = 1  # batches deriving while the next one is fetched, archived and recorded
+IN_FLIGHT_BYTES = 64 * 1024 * 1024  # ... unless they are big: parsing holds several times its input
+BeforeStoring = Callable[[list["Outcome"]], None]
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What ingesting one raw message did (for the CLI, the worker's log and receipts)."""
+    """What ingesting one raw message did (for the CLI, the worker's log and receipts).
+
+    `parsed` carries the message's headers and attachment names, not the attachments' bytes.
+    """
 
     message: int  # store id
     is_new: bool
@@ -40,6 +48,18 @@ class Outcome:
     attribution: Attribution | None = None
 
 
+@dataclass
+class _Work:
+    """One batch on its way: its messages, what is known already, and the derive in progress."""
+
+    stored: list[StoredMessage]
+    ready: dict[int, Derived]  # duplicates and unreadable archives: nothing to derive
+    todo: list[int]  # ids handed to the deriver, in order
+    derived: Callable[[], list[Derived]]
+    size: int = 0  # raw bytes being derived
+    skipped: list[Outcome] = field(default_factory=list)  # already archived before
+
+
 def header_message_id(raw: bytes) -> str:
     """Message-ID from the header block only, without a full parse (dedupe happens before parsing)."""
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
@@ -49,137 +69,162 @@ def header_message_id(raw: bytes) -> str:
     return re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace")[:500]
 
 
+def batches(items: Iterable[Fetched], size: int = BATCH_MESSAGES,
+            max_bytes: int = BATCH_BYTES) -> Iterator[list[Fetched]]:
+    """Consecutive runs of 1, 2, 4 ... up to `size` messages (and about `max_bytes` bytes).
+
+    Growing: the first messages of a poll are stored at once (and a stop request is honoured
+    soon), a backlog goes in batches big enough to share out among the workers.
+    """
+    batch: list[Fetched] = []
+    total, limit = 0, 1
+    for item in items:
+        batch.append(item)
+        total += len(item.raw)
+        if len(batch) >= limit or total >= max_bytes:
+            yield batch
+            batch, total, limit = [], 0, min(2 * limit, size)
+    if batch:
+        yield batch
+
+
 def ingest(app: App, fetched: Fetched) -> Outcome:
-    """Archive and record one raw message, then process it if it is new. Never raises on bad input."""
-    now = app.clock()
-    digest = app.archive.store(fetched.raw)
-    message_id = header_message_id(fetched.raw)
-    pk, is_new = app.store.record_message(
-        sha256=digest, message_id=message_id, size=len(fetched.raw), source_id=fetched.source_id,
-        source_received_at=fetched.received_at, now=now)
-    if not is_new:
-        log.info("message %s: already archived (%s), skipped", pk, fetched.source_id)
-        return Outcome(pk, is_new=False)
-    return process(app, pk)
+    """Archive, record and process one raw message. Never raises on bad input."""
+    with Deriver(app.config, workers=1) as deriver:
+        return next(ingest_batches(app, [fetched], deriver))[0]
+
+
+def ingest_batches(app: App, items: Iterable[Fetched], deriver: Deriver,
+                   before_storing: BeforeStoring | None = None) -> Iterator[list[Outcome]]:
+    """Outcomes batch by batch, in order; every batch is committed before its derive starts.
+
+    before_storing(outcomes) runs between a batch's derive and its commit (receipts go out there:
+    after a crash the batch is derived again and the sent log skips what already went out).
+    """
+    works = (_recorded(app, batch, deriver) for batch in batches(items))
+    return _written_in_order(app, works, before_storing)
+
+
+def _recorded(app: App, batch: list[Fetched], deriver: Deriver) -> _Work:
+    """Archive (one sync), record with the watermarks (one commit), then start deriving the new ones."""
+    digests = app.archive.store_many([f.raw for f in batch])
+    found = [dict(sha256=d, message_id=header_message_id(f.raw), size=len(f.raw), source_id=f.source_id,
+                  source_received_at=f.received_at) for d, f in zip(digests, batch)]
+    marks = {f.folder: (f.uidvalidity, f.uid) for f in batch if f.uid}  # ascending: the last one wins
+    recorded = app.store.record_messages(found, app.clock(), marks)
+    raws, skipped = {}, []
+    for (stored, is_new), fetched in zip(recorded, batch):
+        if is_new:
+            raws[stored.id] = fetched.raw
+        else:
+            log.info("message %s: already archived (%s), skipped", stored.id, fetched.source_id)
+            skipped.append(Outcome(stored.id, is_new=False))
+    work = _submitted(app, [stored for stored, is_new in recorded if is_new], deriver, raws)
+    work.skipped = skipped
+    return work
+
+
+def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
+               raws: dict[int, bytes] | None = None) -> _Work:
+    """Hand the batch's messages to the deriver (raw bytes from `raws`, else from the archive)."""
+    ready: dict[int, Derived] = {}
+    todo: list[int] = []
+    jobs: list[Job] = []
+    for s in stored:
+        if s.duplicate_of is not None:
+            log.info("message %s: duplicate delivery of message %s (same Message-ID)", s.id, s.duplicate_of)
+            problem = Problem("duplicate", f"与已收到的邮件（编号 {s.duplicate_of}）重复，已忽略", detail=s.message_id)
+            at = s.source_received_at or s.ingested_at  # when the office got it, as for other mail
+            ready[s.id] = Derived(empty_result(at), [problem_values(problem)], [])
+            continue
+        raw = (raws or {}).get(s.id)
+        if raw is None:
+            try:
+                raw = app.archive.load(s.sha256)
+            except OSError as err:  # the disk lost it: recorded, and the others go on
+                problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
+                ready[s.id] = failed(s.ingested_at, problem, f"archive unreadable: {err}")
+                continue
+        todo.append(s.id)
+        jobs.append(Job(raw, s.source_received_at, s.ingested_at))
+    return _Work(stored, ready, todo, deriver.submit(jobs) if jobs else list, sum(len(j.raw) for j in jobs))
+
+
+def _written_in_order(app: App, works: Iterator[_Work],
+                      before_storing: BeforeStoring | None) -> Iterator[list[Outcome]]:
+    """Write each batch when derived, in order, keeping up to IN_FLIGHT batches (IN_FLIGHT_BYTES) deriving.
+
+    Closed early (a stop request, a mailbox error), it still stores the batches already recorded.
+    """
+    pending: deque[_Work] = deque()
+    try:
+        for work in works:
+            pending.append(work)
+            while len(pending) > IN_FLIGHT or (pending and sum(w.size for w in pending) > IN_FLIGHT_BYTES):
+                yield _written(app, pending.popleft(), before_storing)
+        while pending:
+            yield _written(app, pending.popleft(), before_storing)
+    finally:
+        while pending:
+            _written(app, pending.popleft(), before_storing)
+
+
+def _written(app: App, work: _Work, before_storing: BeforeStoring | None = None) -> list[Outcome]:
+    """Store one batch's derived records in one transaction; returns its outcomes."""
+    found = dict(work.ready)
+    found.update(zip(work.todo, work.derived()))
+    outcomes = [_outcome(s, found[s.id]) for s in work.stored]
+    if before_storing:
+        before_storing(outcomes)
+    app.store.replace_results([(s.id, found[s.id].result, found[s.id].problems, found[s.id].rows)
+                               for s in work.stored])
+    return outcomes + work.skipped
+
+
+def _outcome(stored: StoredMessage, derived: Derived) -> Outcome:
+    pk = stored.id
+    if stored.duplicate_of is not None:
+        return Outcome(pk, is_new=True, duplicate=True)
+    if derived.error:
+        log.error("message %s: internal error while processing\n%s", pk, derived.error)
+    a = derived.attribution
+    if a is None:
+        return Outcome(pk, is_new=True, problems=derived.problem_list)
+    log.info("message %s: city=%s deadline=%s report=%s rows=%d problems=%d", pk, a.city, a.deadline,
+             a.is_report, len(derived.rows), len(derived.problem_list))
+    return Outcome(pk, True, False, a.city, a.deadline, a.is_report, len(derived.rows), derived.problem_list,
+                   derived.message, a)
 
 
 def process(app: App, pk: int) -> Outcome:
     """Parse, extract, attribute and record one archived message; errors become problems."""
-    stored = app.store.stored_message(pk)
-    if stored.duplicate_of is not None:
-        log.info("message %s: duplicate delivery of message %s (same Message-ID)", pk, stored.duplicate_of)
-        _record_duplicate(app, pk, stored)
-        return Outcome(pk, is_new=True, duplicate=True)
-    try:
-        raw = app.archive.load(stored.sha256)
-        return _process_raw(app, pk, raw, stored.source_received_at, stored.ingested_at)
-    except Exception as err:  # one per message: a bug must not stop the other messages
-        log.exception("message %s: internal error while processing", pk)
-        problem = Problem("internal_error", "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理",
-                          detail=f"{type(err).__name__}: {err}")
-        _record_failure(app, pk, stored.ingested_at, problem)
-        return Outcome(pk, is_new=True, problems=(problem,))
+    with Deriver(app.config, workers=1) as deriver:
+        return _written(app, _submitted(app, app.store.stored_messages_by_id([pk]), deriver))[0]
 
 
-def _extract_all(message: Message) -> tuple[list[Table], list[Problem]]:
-    tables: list[Table] = []
-    problems: list[Problem] = []
-    for attachment in message.attachments:
-        found = extract_attachment(attachment)
-        tables.extend(found.tables)
-        problems.extend(found.problems)
-    return tables, problems
+def _process_all(app: App, stored: list[StoredMessage], deriver: Deriver | None,
+                 before_storing: BeforeStoring | None = None) -> Iterator[list[Outcome]]:
+    """Process archived messages batch by batch, on the given deriver or a pool of this one's own."""
+    if deriver is None:
+        with Deriver(app.config) as own:
+            yield from _process_all(app, stored, own, before_storing)
+        return
+    runs = (stored[i:i + BATCH_MESSAGES] for i in range(0, len(stored), BATCH_MESSAGES))
+    yield from _written_in_order(app, (_submitted(app, run, deriver) for run in runs), before_storing)
 
 
-def _process_raw(app: App, pk: int, raw: bytes, source_received_at: datetime | None,
-                 ingested_at: datetime) -> Outcome:
-    config = app.config
-    message = parse_message(raw, config.limits, config.tz)
-    tables, problems = _extract_all(message)
-    at = received_time(message, source_received_at, ingested_at, config)
-    attribution = attribute_message(message, tables, at, config)
-    problems = list(message.problems) + problems + list(attribution.problems)
-    if attribution.city:
-        city = config.city(attribution.city)
-        for table in tables:
-            problems.extend(validate_rows(table.rows, city, table.filename))
-    counted = tables if attribution.is_report else []
-    rows = [_row_values(t, r) for t in counted for r in t.rows]
-    problems.extend(p for t in counted for p in table_metric_problems(t))
-    app.store.replace_result(pk, _result_values(message, attribution, tables),
-                             [_problem_values(p) for p in problems], rows)
-    log.info("message %s: city=%s deadline=%s report=%s rows=%d problems=%d", pk, attribution.city,
-             attribution.deadline, attribution.is_report, len(rows), len(problems))
-    return Outcome(pk, True, False, attribution.city, attribution.deadline, attribution.is_report,
-                   len(rows), tuple(problems), message, attribution)
-
-
-def table_metric_problems(table: Table) -> list[Problem]:
-    """Metric problems carry the file and row they belong to."""
-    found = []
-    for row in table.rows:
-        for p in row.metrics.problems:
-            found.append(replace(p, file=p.file or table.filename, row=p.row or row.source_row))
-    return found
-
-
-def _result_values(message: Message, attribution: Attribution, tables: list[Table]) -> dict:
-    return dict(
-        sender=message.sender, subject=message.subject, received_at=attribution.received_at,
-        city=attribution.city, deadline=attribution.deadline, is_report=attribution.is_report,
-        auto_generated=message.auto_generated, unregistered_sender=attribution.unregistered_sender,
-        city_source=attribution.city_source, deadline_source=attribution.deadline_source,
-        tables=len(tables) if attribution.is_report else 0,
-        attachments=json.dumps([{"filename": a.filename, "kind": a.kind, "origin": a.origin}
-                                for a in message.attachments], ensure_ascii=False),
-        units=json.dumps([{"file": t.filename, "sheet": t.sheet, "unit": t.unit, "contact": t.contact,
-                           "title": t.contact_title, "phone": t.phone, "email": t.email} for t in tables],
-                         ensure_ascii=False),
-    )
-
-
-def _problem_values(p: Problem) -> dict:
-    return dict(code=p.code, message_zh=p.message_zh, detail=p.detail[:4000], file=p.file, row=p.row)
-
-
-def _row_values(table: Table, row: Row) -> dict:
-    m = row.metrics
-    return dict(filename=table.filename, sheet=table.sheet, source_row=row.source_row, seq=row.seq,
-                county=row.county, organiser=row.organiser, name=row.name, content=row.content,
-                effect=row.effect, note=row.note, participants=m.participants, products=m.products,
-                sales_wan=m.sales_wan)
-
-
-def _empty_result(at: datetime, subject: str = "") -> dict:
-    return dict(sender="", subject=subject, received_at=at, city=None, deadline=None, is_report=False,
-                auto_generated=False, unregistered_sender=False, city_source="", deadline_source="",
-                tables=0, attachments="[]", units="[]")
-
-
-def _record_failure(app: App, pk: int, at: datetime, problem: Problem) -> None:
-    app.store.replace_result(pk, _empty_result(at), [_problem_values(problem)], [])
-
-
-def _record_duplicate(app: App, pk: int, stored) -> None:
-    problem = Problem("duplicate", f"与已收到的邮件（编号 {stored.duplicate_of}）重复，已忽略",
-                      detail=stored.message_id)
-    app.store.replace_result(pk, _empty_result(stored.ingested_at), [_problem_values(problem)], [])
-
-
-def process_pending(app: App) -> list[Outcome]:
+def process_pending(app: App, deriver: Deriver | None = None,
+                    before_storing: BeforeStoring | None = None) -> list[Outcome]:
     """Finish messages a crash left archived but unprocessed (called before each poll/import)."""
+    if app.store.count_unprocessed() <= 0:  # the usual case, in a fraction of unprocessed_ids' time
+        return []
     pending = app.store.unprocessed_ids()
-    if pending:
-        log.warning("processing %d message(s) left unprocessed by an earlier stop", len(pending))
-    return [process(app, pk) for pk in pending]
+    log.warning("processing %d message(s) left unprocessed by an earlier stop", len(pending))
+    stored = [s for i in range(0, len(pending), 500) for s in app.store.stored_messages_by_id(pending[i:i + 500])]
+    return [outcome for batch in _process_all(app, stored, deriver, before_storing) for outcome in batch]
 
 
 def reprocess(app: App) -> int:
     """Rebuild every derived record from the archive; returns the number of messages processed."""
     app.store.clear_all_derived()
-    count = 0
-    for stored in app.store.stored_messages():
-        process(app, stored.id)
-        count += 1
-    return count
-
+    return sum(len(batch) for batch in _process_all(app, app.store.stored_messages(), None))

@@ -131,6 +131,11 @@ health = Table(
     Column("value", Text, nullable=False),
     Column("at", UtcDateTime, nullable=False),
 )
+purged = Table(  # deliveries `purge` removed: a poll must not fetch that mail again
+    "purged", metadata,
+    Column("source_id", Text, primary_key=True),
+    Column("purged_at", UtcDateTime, nullable=False),
+)
 DERIVED = (rows, problems, results)
 
 
@@ -192,9 +197,13 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> "Store":
+    def open(cls, url: str, *, migrate: bool = True) -> "Store":
+        """Open the database; a new one is created, an older one migrated when safe (see migrations)."""
         store = cls(make_engine(url))
-        metadata.create_all(store.engine)
+        if migrate:
+            from .migrations import ensure_schema  # one SELECT when current; Alembic loads only if needed
+
+            ensure_schema(store.engine)
         return store
 
     def close(self) -> None:
@@ -223,17 +232,48 @@ class Store:
                 conn.execute(insert(deliveries).values(source_id=source_id, message=existing, seen_at=now))
         return int(existing), is_new
 
+    def record_messages(self, found: list[dict], now: datetime,
+                        marks: dict[str, tuple[int, int]] | None = None) -> list[tuple[StoredMessage, bool]]:
+        """record_message for a batch, and the IMAP watermarks (folder -> (uidvalidity, uid)), in one commit.
+
+        found: dicts of sha256, message_id, size, source_id, source_received_at. Returns (stored, is_new) each.
+        """
+        with self.engine.begin() as conn:
+            known = {r.sha256: _stored(r) for r in conn.execute(
+                select(messages).where(messages.c.sha256.in_({f["sha256"] for f in found})))}
+            ids = {f["message_id"] for f in found if f["message_id"]}
+            first = dict(conn.execute(select(messages.c.message_id, func.min(messages.c.id))
+                                      .where(messages.c.message_id.in_(ids)).group_by(messages.c.message_id)).all())
+            delivered = set(conn.scalars(select(deliveries.c.source_id).where(
+                deliveries.c.source_id.in_({f["source_id"] for f in found}))))
+            recorded, new_deliveries = [], []
+            for f in found:
+                stored, is_new = known.get(f["sha256"]), f["sha256"] not in known
+                if stored is None:
+                    stored = _insert_message(conn, f, first.get(f["message_id"]) if f["message_id"] else None, now)
+                    known[f["sha256"]] = stored
+                    first.setdefault(f["message_id"], stored.id)
+                if f["source_id"] and f["source_id"] not in delivered:
+                    delivered.add(f["source_id"])
+                    new_deliveries.append(dict(source_id=f["source_id"], message=stored.id, seen_at=now))
+                recorded.append((stored, is_new))
+            if new_deliveries:
+                conn.execute(insert(deliveries), new_deliveries)
+            for folder, (uidvalidity, uid) in (marks or {}).items():
+                _advance_watermark(conn, folder, uidvalidity, uid, now)
+        return recorded
+
     def has_delivery(self, source_id: str) -> bool:
+        """True for a delivery recorded (or recorded and then purged)."""
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(deliveries.c.source_id).where(deliveries.c.source_id == source_id)
-            ).first() is not None
+            return any(conn.execute(select(t.c.source_id).where(t.c.source_id == source_id)).first()
+                       for t in (deliveries, purged))
 
     def delivery_ids(self, prefix: str) -> set[str]:
         """All source ids starting with prefix (a folder source lists its files once per poll)."""
         with self.engine.connect() as conn:
-            found = conn.execute(select(deliveries.c.source_id).where(deliveries.c.source_id.startswith(prefix)))
-            return {r[0] for r in found}
+            return {r[0] for t in (deliveries, purged)
+                    for r in conn.execute(select(t.c.source_id).where(t.c.source_id.startswith(prefix)))}
 
     def stored_messages(self) -> list[StoredMessage]:
         with self.engine.connect() as conn:
@@ -248,10 +288,23 @@ class Store:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
 
+    def count_unprocessed(self) -> int:
+        """How many messages have no result (each result belongs to one message): a cheap check per poll."""
+        query = select(select(func.count()).select_from(messages).scalar_subquery()
+                       - select(func.count()).select_from(results).scalar_subquery())
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     def stored_message(self, message: int) -> StoredMessage:
         with self.engine.connect() as conn:
             r = conn.execute(select(messages).where(messages.c.id == message)).one()
             return StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at, r.duplicate_of)
+
+    def stored_messages_by_id(self, ids: Iterable[int]) -> list[StoredMessage]:
+        """The given messages, oldest first (one query for a batch)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(messages).where(messages.c.id.in_(list(ids))).order_by(messages.c.id))
+            return [_stored(r) for r in found]
 
     # -- derived: results, problems, rows ----------------------------------------------
     def replace_result(self, message: int, result: dict, found_problems: Iterable[dict],
@@ -264,6 +317,22 @@ class Store:
             if problem_values:
                 conn.execute(insert(problems), problem_values)
             row_values = [dict(r, message=message, position=i) for i, r in enumerate(found_rows)]
+            if row_values:
+                conn.execute(insert(rows), row_values)
+
+    def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]]) -> None:
+        """replace_result for a batch of (message, result, problems, rows), in one transaction."""
+        if not derived:
+            return
+        ids = [message for message, *_ in derived]
+        with self.engine.begin() as conn:
+            for table in DERIVED:
+                conn.execute(delete(table).where(table.c.message.in_(ids)))
+            conn.execute(insert(results), [dict(result, message=m) for m, result, _, _ in derived])
+            problem_values = [dict(p, message=m) for m, _, found, _ in derived for p in found]
+            if problem_values:
+                conn.execute(insert(problems), problem_values)
+            row_values = [dict(r, message=m, position=i) for m, _, _, found in derived for i, r in enumerate(found)]
             if row_values:
                 conn.execute(insert(rows), row_values)
 
@@ -311,13 +380,7 @@ class Store:
     def set_watermark(self, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
         """Advance (or reset on a new UIDVALIDITY) a folder's watermark; never moves it back."""
         with self.engine.begin() as conn:
-            r = conn.execute(select(watermarks).where(watermarks.c.folder == folder)).first()
-            if r is None:
-                conn.execute(insert(watermarks).values(folder=folder, uidvalidity=uidvalidity,
-                                                       last_uid=last_uid, updated_at=now))
-            elif r.uidvalidity != uidvalidity or last_uid > r.last_uid:
-                conn.execute(update(watermarks).where(watermarks.c.folder == folder).values(
-                    uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now))
+            _advance_watermark(conn, folder, uidvalidity, last_uid, now)
 
     # -- health ------------------------------------------------------------------------
     def set_health(self, key: str, value: str, now: datetime) -> None:
@@ -371,6 +434,24 @@ class Store:
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status != "failed"))}
 
+    # -- purge (the only deletes of facts; see purge.py) -------------------------------
+    def purge_messages(self, message_ids: Iterable[int], now: datetime) -> None:
+        """Delete messages with everything derived, in one transaction; their deliveries stay known."""
+        ids = list(message_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            gone = [r[0] for r in conn.execute(select(deliveries.c.source_id).where(deliveries.c.message.in_(ids)))]
+            if gone:
+                conn.execute(insert(purged), [dict(source_id=s, purged_at=now) for s in gone])
+            for table in (*DERIVED, deliveries):
+                conn.execute(delete(table).where(table.c.message.in_(ids)))
+            conn.execute(delete(messages).where(messages.c.id.in_(ids)))
+
+    def delete_sent(self, keys: Iterable[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(sent).where(sent.c.key.in_(list(keys))))
+
 
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
                  recipients: Iterable[str], subject: str, status: str, now: datetime) -> None:
@@ -378,6 +459,28 @@ def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str
         key=key, kind=kind, city=city, deadline=deadline,
         recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject, status=status,
         attempts=int(status == "sending"), error="", created_at=now, updated_at=now, smtp_message_id=""))
+
+
+def _stored(r: Any) -> StoredMessage:
+    return StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at, r.duplicate_of)
+
+
+def _insert_message(conn: Connection, found: dict, duplicate_of: int | None, now: datetime) -> StoredMessage:
+    pk = conn.execute(insert(messages).values(
+        sha256=found["sha256"], message_id=found["message_id"], size=found["size"], ingested_at=now,
+        source_received_at=found["source_received_at"], duplicate_of=duplicate_of)).inserted_primary_key[0]
+    return StoredMessage(int(pk), found["sha256"], found["message_id"], found["source_received_at"], now,
+                         duplicate_of)
+
+
+def _advance_watermark(conn: Connection, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
+    r = conn.execute(select(watermarks).where(watermarks.c.folder == folder)).first()
+    if r is None:
+        conn.execute(insert(watermarks).values(folder=folder, uidvalidity=uidvalidity,
+                                               last_uid=last_uid, updated_at=now))
+    elif r.uidvalidity != uidvalidity or last_uid > r.last_uid:
+        conn.execute(update(watermarks).where(watermarks.c.folder == folder).values(
+            uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now))
 
 
 def _sent_record(r: Any) -> SentRecord:

@@ -342,6 +342,9 @@ class MemoryState:
     def has_delivery(self, source_id: str) -> bool:
         return source_id in self.deliveries
 
+    def delivery_ids(self, prefix: str) -> set[str]:
+        return {s for s in self.deliveries if s.startswith(prefix)}
+
     def commit(self, fetched) -> None:
         """What the pipeline does after archiving a message: record it, then move the watermark."""
         self.deliveries.add(fetched.source_id)

@@ -140,3 +140,24 @@ def test_the_digest_reaches_the_staff_through_smtp_with_html_and_text(capsys, co
     assert "table" in parser.tags and parser.srcs == []
     assert "{{" not in html and "{{" not in text
     assert "[skipped]" in cli(capsys, config_path, "digest", "--now", "2022-01-06T09:30")
+
+
+def test_the_digest_can_carry_the_current_workbook(capsys, tmp_path, config_path, smtp):
+    import io
+
+    import openpyxl
+
+    config_path.write_text(config_path.read_text(encoding="utf-8") + "\n[digest]\nattach_workbook = true\n",
+                           encoding="utf-8")
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "cs.eml").write_bytes(make_email(
+        subject="长沙市网上年货节活动总结", attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS]))],
+        received=datetime(2022, 2, 6, 10, 0, tzinfo=TZ), message_id="<cs-wb@x>"))
+    cli(capsys, config_path, "import", str(mail), "--now", "2022-02-10T00:00")
+    cli(capsys, config_path, "digest", "--now", "2022-02-10T08:30")
+    message = smtp.messages[-1].message
+    files = [p for p in message.iter_attachments() if p.get_filename().endswith(".xlsx")]
+    assert len(files) == 1
+    book = openpyxl.load_workbook(io.BytesIO(files[0].get_content()))
+    assert "长沙市" in [c.value for row in book["汇总"].iter_rows() for c in row]

@@ -33,3 +33,28 @@ def imap_account(dovecot: Dovecot) -> Account:
     return dovecot.add_user()
 
 # --- end Dovecot ----------------------------------------------------------------------------------
+
+
+# --- PostgreSQL: one throwaway cluster per session, one database per test --------------------------
+from tests.postgres import Postgres, PostgresMissing  # noqa: E402  (grouped with its fixtures)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A real PostgreSQL (own cluster, or SERVICE_TEST_POSTGRES_URL); fails (not skips) when missing."""
+    try:
+        server = Postgres.create()
+    except PostgresMissing as err:
+        pytest.fail(str(err), pytrace=False)
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A fresh empty database: a SQLite file, then a PostgreSQL database (tests run on both)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'service.db'}"
+    return request.getfixturevalue("postgres_server").new_database()
+
+# --- end PostgreSQL --------------------------------------------------------------------------------

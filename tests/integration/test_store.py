@@ -1,4 +1,4 @@
-"""The store on a real SQLite file: dedupe facts, watermarks, sent log, aware times."""
+"""The store on a real SQLite file and a real PostgreSQL database: dedupe facts, watermarks, sent log, aware times."""
 from __future__ import annotations
 
 import os
@@ -13,12 +13,13 @@ TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 1, 5, 9, 0, tzinfo=TZ)
 
 
-def open_store(tmp_path: Path) -> Store:
-    return Store.open(f"sqlite:///{tmp_path / 'db' / 'service.db'}")
+def open_store(where: Path | str) -> Store:
+    """A store on a SQLite file under a folder, or on a database URL (the `database_url` fixture)."""
+    return Store.open(where if isinstance(where, str) else f"sqlite:///{where / 'db' / 'service.db'}")
 
 
-def test_the_same_bytes_are_recorded_once_however_often_delivered(tmp_path):
-    store = open_store(tmp_path)
+def test_the_same_bytes_are_recorded_once_however_often_delivered(database_url):
+    store = open_store(database_url)
     first = store.record_message(sha256="a" * 64, message_id="<1@x>", size=10, source_id="imap:INBOX:1:1",
                                  source_received_at=NOW, now=NOW)
     again = store.record_message(sha256="a" * 64, message_id="<1@x>", size=10, source_id="imap:INBOX:1:2",
@@ -27,8 +28,8 @@ def test_the_same_bytes_are_recorded_once_however_often_delivered(tmp_path):
     assert store.has_delivery("imap:INBOX:1:2") and len(store.stored_messages()) == 1
 
 
-def test_other_bytes_with_a_known_message_id_are_kept_as_a_duplicate(tmp_path):
-    store = open_store(tmp_path)
+def test_other_bytes_with_a_known_message_id_are_kept_as_a_duplicate(database_url):
+    store = open_store(database_url)
     store.record_message(sha256="a" * 64, message_id="<1@x>", size=10, source_id="s1",
                          source_received_at=None, now=NOW)
     pk, is_new = store.record_message(sha256="b" * 64, message_id="<1@x>", size=11, source_id="s2",
@@ -36,16 +37,16 @@ def test_other_bytes_with_a_known_message_id_are_kept_as_a_duplicate(tmp_path):
     assert is_new and store.stored_message(pk).duplicate_of == 1
 
 
-def test_times_come_back_aware_and_equal(tmp_path):
-    store = open_store(tmp_path)
+def test_times_come_back_aware_and_equal(database_url):
+    store = open_store(database_url)
     pk, _ = store.record_message(sha256="c" * 64, message_id="", size=1, source_id="",
                                  source_received_at=NOW, now=NOW)
     got = store.stored_message(pk).source_received_at
     assert got == NOW and got.tzinfo is not None and got.utcoffset() == timedelta(0)
 
 
-def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(tmp_path):
-    store = open_store(tmp_path)
+def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(database_url):
+    store = open_store(database_url)
     store.set_watermark("INBOX", 7, 10, NOW)
     store.set_watermark("INBOX", 7, 5, NOW)
     assert store.get_watermark("INBOX") == (7, 10)
@@ -53,8 +54,8 @@ def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(tmp_path):
     assert store.get_watermark("INBOX") == (8, 2)
 
 
-def test_the_sent_log_records_the_attempt_before_the_result(tmp_path):
-    store = open_store(tmp_path)
+def test_the_sent_log_records_the_attempt_before_the_result(database_url):
+    store = open_store(database_url)
     store.record_send_attempt(key="k1", kind="upcoming", city="长沙市", deadline="progress",
                               recipients=["a@x"], subject="提醒", now=NOW)
     assert store.sent_record("k1").status == "sending" and "k1" in store.sent_keys()
@@ -67,8 +68,8 @@ def test_the_sent_log_records_the_attempt_before_the_result(tmp_path):
     assert (record.status, record.attempts, record.recipients) == ("sent", 2, ("a@x",))
 
 
-def test_health_values_are_overwritten(tmp_path):
-    store = open_store(tmp_path)
+def test_health_values_are_overwritten(database_url):
+    store = open_store(database_url)
     store.set_health("poll_ok", "INBOX", NOW)
     store.set_health("poll_ok", "INBOX", NOW + timedelta(hours=1))
     value, at = store.get_health("poll_ok")

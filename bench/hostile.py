@@ -1,0 +1,349 @@
+"""Hostile input: 1,000 mutated messages through `import`; no crash, nothing written outside data_dir.
+
+    python bench/hostile.py [--n 1000] [--seed 1]
+
+Mutations of valid city reports: truncated MIME, broken base64, wrong and unknown charsets, huge
+headers, zip bombs (ratio, nested, many members), xlsx bombs, deeply nested forwards and multiparts,
+50 MB attachments, filenames with ../, NUL, control characters and very long names, zip members
+named ../../.., raw garbage. Checked: `import` exits 0; every message is recorded and processed; which
+have a problem recorded; peak memory of the process tree; no file outside data_dir (a fresh TMPDIR
+must be left empty, the working directory untouched, and no file carrying the marker name anywhere).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import random
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import RESULTS, cli_env, print_table, run_cli, write_config, write_json  # noqa: E402
+from bench.corpus import activity_rows, cities, reproducible_zip, title_rows  # noqa: E402
+from tests.builders import make_email  # noqa: E402
+from tests.table_builders import HEADER, make_xlsx  # noqa: E402
+
+MARKER = "PWNED-bench"
+SEARCH_ROOTS = ["/tmp", "/var/tmp", "/dev/shm", "/work", str(Path.home()), "/etc"]
+SKIP_DIRS = {".pyenv", ".git", "site-packages", ".cache", "node_modules", "__pycache__"}
+
+
+@lru_cache(maxsize=None)
+def small_table(city_index: int = 0) -> bytes:
+    """A valid 20-row 附件1 of one city (its own counties: no problem of its own)."""
+    city = cities()[city_index % len(cities())]
+    rows = activity_rows(random.Random(7), city.counties, 20)
+    return reproducible_zip(make_xlsx([HEADER, *rows], title_rows=title_rows(city.name)))
+
+
+def report(rng: random.Random, i: int, **overrides) -> bytes:
+    """A valid report (registered sender, its city's 20-row xlsx) with some arguments replaced."""
+    city = cities()[i % len(cities())]
+    kwargs = dict(subject=f"{city.name}“2022湖南网上年货节”活动全面总结", sender=f"{city.name}商务局 <{city.emails[0]}>",
+                  attachments=[("附件1.xlsx", small_table(i))], message_id=f"<hostile-{i}@bench.example>",
+                  charset=rng.choice(["gbk", "utf-8"]))
+    kwargs.update(overrides)
+    return make_email(**kwargs)
+
+
+# --- mutations: (rng, i) -> raw bytes ------------------------------------------------------------
+
+def truncated(rng: random.Random, i: int) -> bytes:
+    raw = report(rng, i)
+    return raw[: rng.randrange(len(raw) // 10, len(raw) * 9 // 10)]
+
+
+def truncated_in_headers(rng: random.Random, i: int) -> bytes:
+    raw = report(rng, i)
+    return raw[: rng.randrange(10, raw.index(b"\r\n\r\n"))]
+
+
+def broken_base64(rng: random.Random, i: int) -> bytes:
+    raw = bytearray(report(rng, i))
+    start = raw.rindex(b"\r\n\r\n") + 4  # inside the attachment's base64
+    for _ in range(rng.randint(1, 30)):
+        raw[rng.randrange(start, len(raw) - 10)] = ord(rng.choice("!*%$~"))
+    return bytes(raw[: len(raw) - rng.randrange(0, 7)])
+
+
+def wrong_charset(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, charset="gbk", charset_label=rng.choice(["utf-8", "big5", "iso-8859-1", "shift_jis"]),
+                  subject_style=rng.choice(["b", "raw", "q-split"]), filename_style=rng.choice(["raw", "rfc2047"]))
+
+
+def unknown_charset(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, charset="gbk", charset_label=rng.choice(["x-unknown", "utf-99", "\"", "gbk\x00"]))
+
+
+def huge_subject(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, subject="长沙市活动总结" * rng.randint(3_000, 20_000))
+
+
+def many_headers(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, headers={f"X-Junk-{n}": "x" * 50 for n in range(rng.randint(5_000, 30_000))})
+
+
+def huge_header_line(rng: random.Random, i: int) -> bytes:
+    raw = report(rng, i)
+    return b"X-Long: " + b"a" * rng.randint(1_000_000, 5_000_000) + b"\r\n" + raw
+
+
+@lru_cache(maxsize=None)
+def ratio_bomb() -> bytes:
+    """One member of 1 GB of zeros (about 1 MB deflated)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("附件1.xlsx", "w", force_zip64=True) as member:
+            block = b"\0" * (16 * 1024 * 1024)
+            for _ in range(64):
+                member.write(block)
+    return out.getvalue()
+
+
+def zip_bomb(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("材料.zip", ratio_bomb(), "application/zip")])
+
+
+@lru_cache(maxsize=None)
+def nested_zip(depth: int) -> bytes:
+    data = small_table()
+    name = "附件1.xlsx"
+    for level in range(depth):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for copy in range(4):
+                archive.writestr(f"{copy}_{name}", data)
+        data, name = out.getvalue(), f"level{level}.zip"
+    return data
+
+
+def zip_nested(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("材料.zip", nested_zip(rng.randint(4, 8)), "application/zip")])
+
+
+@lru_cache(maxsize=None)
+def many_members() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(10_000):
+            archive.writestr(f"f{n}.csv", b"a,b\n1,2\n")
+    return out.getvalue()
+
+
+def zip_many_members(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("材料.zip", many_members(), "application/zip")])
+
+
+def zip_traversal(rng: random.Random, i: int) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in (f"../../../../tmp/{MARKER}-{i}.xlsx", f"/etc/{MARKER}-{i}.xlsx", f"..\\..\\{MARKER}-{i}.xlsx",
+                     f"a/../../{MARKER}-{i}.xlsx"):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2022, 1, 3, 10, 0, 0)), small_table(i))
+    return report(rng, i, attachments=[("材料.zip", out.getvalue(), "application/zip")])
+
+
+@lru_cache(maxsize=None)
+def xlsx_bomb() -> bytes:
+    """A valid xlsx whose one sheet holds 1,048,576 rows (a few MB zipped, gigabytes of cells if read)."""
+    row = "<row r=\"{r}\"><c r=\"A{r}\" t=\"inlineStr\"><is><t>长沙市</t></is></c><c r=\"B{r}\"><v>1</v></c></row>"
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><sheetData>' + "".join(row.format(r=r) for r in range(1, 1_048_577))
+             + "</sheetData></worksheet>")
+    base = zipfile.ZipFile(io.BytesIO(make_xlsx([["a"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in base.infolist():
+            data = sheet.encode() if info.filename == "xl/worksheets/sheet1.xml" else base.read(info)
+            archive.writestr(zipfile.ZipInfo(info.filename, date_time=(2022, 1, 3, 10, 0, 0)), data,
+                             compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def xlsx_bomb_mail(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("附件1.xlsx", xlsx_bomb())])
+
+
+def deep_forward(rng: random.Random, i: int) -> bytes:
+    raw = report(rng, i)
+    for level in range(rng.randint(10, 60)):
+        raw = (f"From: fwd{level}@example.cn\r\nSubject: Fwd {level}\r\nMessage-ID: <fwd-{i}-{level}@bench.example>\r\n"
+               "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n"
+               f"--b{level}\r\nContent-Type: message/rfc822\r\n\r\n").encode() + raw + f"\r\n--b{level}--\r\n".encode()
+    return raw
+
+
+def deep_multipart(rng: random.Random, i: int) -> bytes:
+    depth = rng.randint(500, 5000)
+    head = b"From: deep@example.cn\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+    opening = b"".join(b"Content-Type: multipart/mixed; boundary=\"d%d\"\r\n\r\n--d%d\r\n" % (n, n) for n in range(depth))
+    closing = b"".join(b"\r\n--d%d--\r\n" % n for n in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nhello" + closing
+
+
+@lru_cache(maxsize=None)
+def big_blob(size: int) -> bytes:
+    return random.Random(size).randbytes(size)
+
+
+def big_attachment(rng: random.Random, i: int) -> bytes:
+    size = 50 * 1024 * 1024 if i % 2 else 50 * 1024 * 1024 + 1
+    return report(rng, i, attachments=[("附件1.xlsx", big_blob(size))])
+
+
+def evil_filenames(rng: random.Random, i: int) -> bytes:
+    names = [f"../../../../tmp/{MARKER}-{i}.xlsx", f"/etc/{MARKER}-{i}.xlsx", f"..\\..\\{MARKER}-{i}.xlsx",
+             f"a\x00b-{MARKER}.xlsx", f"{'长' * 5000}{MARKER}.xlsx", f"con\r\n{MARKER}.xlsx", f"\u202e{MARKER}xslx.exe",
+             f"{MARKER}\u0007\u001b[31m.xlsx", "." * 300, ""]
+    picked = rng.sample(names, 3)
+    return report(rng, i, attachments=[(n, small_table(i)) for n in picked], charset="utf-8",
+                  filename_style=rng.choice(["rfc2231", "rfc2047", "raw"]))
+
+
+def corrupted_xlsx(rng: random.Random, i: int) -> bytes:
+    data = bytearray(small_table(i))
+    for _ in range(rng.randint(1, 50)):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    return report(rng, i, attachments=[("附件1.xlsx", bytes(data))])
+
+
+def garbage(rng: random.Random, i: int) -> bytes:
+    return rng.randbytes(rng.randint(0, 200_000))
+
+
+def header_only(rng: random.Random, i: int) -> bytes:
+    return rng.choice([b"", b"\r\n", b"From: x\r\n", b"Subject: \xff\xfe\r\n\r\n", b"\x00" * 100])
+
+
+def lf_only(rng: random.Random, i: int) -> bytes:
+    return report(rng, i).replace(b"\r\n", b"\n")
+
+
+def bad_base64_body(rng: random.Random, i: int) -> bytes:
+    raw = bytearray(report(rng, i, body="正文" * 200, body_encoding="base64"))
+    start = raw.index(b"Content-Transfer-Encoding: base64\r\n\r\n") + 37  # the body's base64
+    raw[start + 10:start + 30] = b"!!!!====????%%%%&&&&"
+    return bytes(raw)
+
+
+# name -> (mutation, share of the messages); big and slow ones get a handful
+MUTATIONS: dict[str, tuple[Callable[[random.Random, int], bytes], float]] = {
+    "truncated": (truncated, 0.10), "truncated_in_headers": (truncated_in_headers, 0.05),
+    "broken_base64": (broken_base64, 0.10), "bad_base64_body": (bad_base64_body, 0.04),
+    "wrong_charset": (wrong_charset, 0.08), "unknown_charset": (unknown_charset, 0.05),
+    "huge_subject": (huge_subject, 0.02), "many_headers": (many_headers, 0.02), "huge_header_line": (huge_header_line, 0.02),
+    "zip_bomb": (zip_bomb, 0.01), "zip_nested": (zip_nested, 0.03), "zip_many_members": (zip_many_members, 0.01),
+    "zip_traversal": (zip_traversal, 0.05), "xlsx_bomb": (xlsx_bomb_mail, 0.003), "deep_forward": (deep_forward, 0.05),
+    "deep_multipart": (deep_multipart, 0.03), "big_attachment": (big_attachment, 0.002),
+    "evil_filenames": (evil_filenames, 0.12), "corrupted_xlsx": (corrupted_xlsx, 0.07), "garbage": (garbage, 0.05),
+    "header_only": (header_only, 0.02), "lf_only": (lf_only, 0.045),
+}
+
+
+def plan(n: int) -> list[str]:
+    """The mutation of each message: shares of n, at least one of each."""
+    names = [name for name, (_, share) in MUTATIONS.items() for _ in range(max(1, round(share * n)))]
+    names = names[:n] + ["evil_filenames"] * max(0, n - len(names))
+    return names
+
+
+def write_inputs(folder: Path, n: int, seed: int) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = plan(n)
+    for i, kind in enumerate(kinds):
+        rng = random.Random(f"{seed}:{i}")
+        (folder / f"{i:05d}.eml").write_bytes(MUTATIONS[kind][0](rng, i))
+    return kinds
+
+
+def marker_files() -> list[str]:
+    """Files or folders anywhere we look whose name carries the marker (big package trees skipped)."""
+    found = []
+    for root in SEARCH_ROOTS:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+            found += [os.path.join(dirpath, f) for f in (*dirnames, *filenames) if MARKER in f]
+    return found
+
+
+def outcome(config_path: Path, inputs: Path, kinds: list[str]) -> dict:
+    """Per mutation: messages, recorded, processed, with a problem; the problem codes seen."""
+    from service.config import load_config
+    from service.store import Store
+
+    config = load_config(config_path, environ={})
+    store = Store.open(config.service.database_url)
+    try:
+        id_of_sha = {m.sha256: m.id for m in store.stored_messages()}
+        processed = {r["message"] for r in store.results()}
+        codes: dict[int, set[str]] = {}
+        for p in store.problems():
+            codes.setdefault(p["message"], set()).add(p["code"])
+    finally:
+        store.close()
+    table: dict[str, Counter] = {}
+    for i, kind in enumerate(kinds):
+        sha = hashlib.sha256((inputs / f"{i:05d}.eml").read_bytes()).hexdigest()
+        pk = id_of_sha.get(sha)
+        counts = table.setdefault(kind, Counter())
+        counts["messages"] += 1
+        counts["recorded"] += pk is not None
+        counts["processed"] += pk in processed
+        counts["with_problem"] += bool(codes.get(pk))
+        for code in codes.get(pk, ()):
+            counts[f"code:{code}"] += 1
+    return {kind: dict(counts) for kind, counts in table.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=str(RESULTS / "hostile.json"))
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
+    start = time.perf_counter()
+    kinds = write_inputs(work / "inputs", args.n, args.seed)
+    made = time.perf_counter() - start
+    sizes = sorted((p.stat().st_size for p in (work / "inputs").iterdir()), reverse=True)
+    before = set(marker_files())
+    config = write_config(work / "run")
+    scratch, cwd = work / "tmp", work / "cwd"
+    scratch.mkdir()
+    cwd.mkdir()
+    run = run_cli(config, ["import", str(work / "inputs")], cli_env(TMPDIR=str(scratch)), timeout=1800, cwd=cwd)
+    table = outcome(config, work / "inputs", kinds)
+    outside = sorted(set(marker_files()) - before) + [str(p) for p in (*scratch.rglob("*"), *cwd.rglob("*"))]
+    totals = Counter()
+    for counts in table.values():
+        totals.update({k: v for k, v in counts.items() if not k.startswith("code:")})
+    report_rows = [[kind, c["messages"], c.get("recorded", 0), c.get("processed", 0), c.get("with_problem", 0)]
+                   for kind, c in sorted(table.items())]
+    report_rows.append(["total", totals["messages"], totals["recorded"], totals["processed"], totals["with_problem"]])
+    print_table(f"hostile input: {args.n} messages through import (made in {made:.1f} s)", report_rows,
+                ["mutation", "messages", "recorded", "processed", "with problem"])
+    summary = [["import exit code", run.returncode], ["import seconds", run.seconds],
+               ["largest input MB", sizes[0] / 1e6], ["peak memory MB (PSS, all processes)", run.peak_pss_mb],
+               ["peak RSS MB (largest process)", run.peak_rss_mb], ["files written outside data_dir", len(outside)]]
+    print_table("hostile input: outcome", summary)
+    print(f"\nhostile: {totals['messages']} messages, exit {run.returncode}, {totals['recorded']} recorded, "
+          f"{totals['processed']} processed, {totals['with_problem']} with a problem, {len(outside)} files outside data_dir")
+    write_json(Path(args.out), {"n": args.n, "seed": args.seed, "exit": run.returncode, "seconds": run.seconds,
+                                "stdout": run.stdout.strip(), "stderr_tail": run.stderr[-3000:],
+                                "largest_input_bytes": sizes[0], "peak_pss_mb": run.peak_pss_mb,
+                                "peak_rss_largest_mb": run.peak_rss_mb, "outside_data_dir": outside[:50],
+                                "totals": dict(totals), "by_mutation": table})
+    return 0 if run.returncode == 0 and not outside and totals["processed"] == totals["messages"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
