@@ -25,12 +25,15 @@ from .workbook import export_bytes, write_atomically
 log = logging.getLogger(__name__)
 
 
-def _progress(total: int) -> Callable[[int], None]:
-    """A one-line progress bar on stderr when there is enough to wait for."""
-    show = total >= 20 and sys.stderr.isatty()
+def _progress(total: int | None) -> Callable[[int], None]:
+    """A one-line progress bar on stderr when there is enough to wait for (a counter if total is unknown)."""
+    show = (total is None or total >= 20) and sys.stderr.isatty()
 
     def update(done: int) -> None:
-        if show:
+        if show and total is None:
+            sys.stderr.write(f"\r已收取并处理 {done} 封…")
+            sys.stderr.flush()
+        elif show:
             filled = int(30 * done / total)
             sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
             if done == total:
@@ -52,7 +55,9 @@ def cmd_import(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_poll(app: App, args: argparse.Namespace) -> int:
-    counts = jobs.poll(app)
+    counts = jobs.poll(app, _progress(None))
+    if counts.new and sys.stderr.isatty():
+        sys.stderr.write("\n")
     print(f"收取新邮件 {counts.new} 封（计为报送 {counts.reports}，有问题 {counts.problems}，"
           f"发出回执 {counts.receipts}）")
     return 0
