@@ -8,14 +8,24 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Annotated, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/service.toml")
+
+
+def _hour_minute(value: str) -> str:
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError(f"time must be HH:MM, got {value!r}")
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
+HourMinute = Annotated[str, AfterValidator(_hour_minute)]
 
 
 class _Frozen(BaseModel):
@@ -127,21 +137,13 @@ class SmtpSection(_ServerSection):
 
 class RemindersSection(_Frozen):
     enabled: bool = True
-    time: str = "09:00"  # local time of day reminders go out
+    time: HourMinute = "09:00"  # local time of day reminders go out
     upcoming_workdays: tuple[int, ...] = (3, 1)  # working days before the deadline
     overdue_workdays: tuple[int, ...] = (1,)  # working days after the deadline
     plan_cities: tuple[str, ...] = ()  # cities that said they run sub-venues (optional deadline)
     overdue_catch_up_workdays: int = 2  # a missed overdue notice may still go out this many workdays late
     contact_name: str = "刘琦"  # 联系人 line under the signature of every letter
     contact_phone: str = "0731-82287166"
-
-    @field_validator("time")
-    @classmethod
-    def _hh_mm(cls, value: str) -> str:
-        hours, _, minutes = value.partition(":")
-        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-            raise ValueError(f"time must be HH:MM, got {value!r}")
-        return f"{int(hours):02d}:{int(minutes):02d}"
 
 
 class ReceiptsSection(_Frozen):
@@ -152,17 +154,9 @@ class ReceiptsSection(_Frozen):
 class DigestSection(_Frozen):
     enabled: bool = True
     recipients: tuple[str, ...] = ("hndzsw@163.com",)
-    time: str = "08:30"
+    time: HourMinute = "08:30"
     attach_workbook: bool = False
     poll_stale_hours: float = 2.0  # flag the mailbox as silent when the last good poll is older
-
-    @field_validator("time")
-    @classmethod
-    def _hh_mm(cls, value: str) -> str:
-        hours, _, minutes = value.partition(":")
-        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-            raise ValueError(f"time must be HH:MM, got {value!r}")
-        return f"{int(hours):02d}:{int(minutes):02d}"
 
 
 class CalendarSection(_Frozen):
