@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from .config import City
 from .model import Problem, Row
@@ -27,11 +28,14 @@ def validate_rows(rows: Iterable[Row], city: City, filename: str) -> list[Proble
     """One problem per row whose county is not in the city (or is a development zone)."""
     known = county_forms(city)
     problems = []
+    verdicts: dict[str, str] = {}  # a sheet repeats its few counties on every row
     for row in rows:
         value = row.county.strip()
         if not value:
             continue
-        verdict = county_verdict(value, city, known)
+        verdict = verdicts.get(value)
+        if verdict is None:
+            verdict = verdicts[value] = county_verdict(value, city, known)
         if verdict == "zone":
             problems.append(Problem("development_zone",
                                     f"第 {row.source_row} 行 县（市、区）'{value}' 为功能区，非县级行政区，已保留",
@@ -72,7 +76,7 @@ def county_verdict(value: str, city: City, known: set[str]) -> str:
 def _part_verdict(part: str, city: City, known: set[str]) -> str:
     """Verdict for one county name, also after dropping the city's name written before it."""
     part = _PARENS.sub("", part)  # 芙蓉区（马王堆街道）
-    city_names = sorted({fold(n) for n in city.names} | {short_form(fold(city.name))}, key=len, reverse=True)
+    city_names = _city_names(city.names, city.name)
     candidates = [part] + [part[len(n):] for n in city_names if part.startswith(n) and len(part) > len(n)]
     for candidate in candidates:
         if candidate in city_names or candidate in CITY_LEVEL or OLD_NAMES.get(candidate, candidate) in known:
@@ -80,3 +84,9 @@ def _part_verdict(part: str, city: City, known: set[str]) -> str:
     if any(word in part for word in ZONE_WORDS):
         return "zone"
     return "unknown"
+
+
+@lru_cache(maxsize=256)
+def _city_names(names: tuple[str, ...], name: str) -> list[str]:
+    """Folded names of a city (and its short form), longest first; callers only read the list."""
+    return sorted({fold(n) for n in names} | {short_form(fold(name))}, key=len, reverse=True)

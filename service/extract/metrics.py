@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 
 from service.model import Metrics, Problem
@@ -41,9 +43,12 @@ _CN = "".join(CN_DIGITS) + "".join(CN_UNITS) + "".join(CN_BIG)
 NUMBER = rf"(?![万亿])(?:\d+(?:\.\d+)?|[{_CN}])+"
 UNIT = ("元|个百分点|百分点|%|人次|场次|sku|单品|家|户|个|名|款|种|类|件|场|次|人|单|笔"
         "|年|月|日|号|天|期|批|位|倍|吨|斤|公斤|千克|小时|条|张|份|套|台|间|辆")
+# NUMBER with possessive digit runs: the same matches (nothing after a number in MENTION starts with a
+# digit or "."), without re trying every split of "3000" into digit runs when a range's low end fails.
+_NUMBER_RUNS = rf"(?![万亿])(?:\d++(?:\.\d++)?|[{_CN}])+"
 MENTION = re.compile(
-    rf"(?P<ordinal>第|[数几](?=[十百千万]))?(?:(?P<low>{NUMBER})(?:{UNIT})?(?:[-~—–]|至|到))?"
-    rf"(?P<num>{NUMBER})"
+    rf"(?P<ordinal>第|[数几](?=[十百千万]))?(?:(?P<low>{_NUMBER_RUNS})(?:{UNIT})?(?:[-~—–]|至|到))?"
+    rf"(?P<num>{_NUMBER_RUNS})"
     rf"(?P<approx>余|多|来|\+)?(?P<mult>[万亿])?(?:余|多)?(?P<unit>{UNIT})?"
 )
 KEYWORD = re.compile(
@@ -79,6 +84,17 @@ THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 DECLARED_UNIT = re.compile(r"\((万元|亿元|元|家|户|个|款|种)\):?(\d+(?:\.\d+)?)")
 SPACE = re.compile(r"[ \t\u3000\u00a0\u200b\ufeff]+")
 
+# Precompiled forms of patterns used per mention (re's own cache costs a lookup per call).
+_TOKEN = re.compile(rf"\d+(?:\.\d+)?|[{_CN}]")
+_DIGIT = re.compile(r"\d")
+_ANY_NUMBER = re.compile(rf"[\d{_CN}]")  # NUMBER needs one of these: without any, a text holds no mention
+# Where a MENTION can begin (第/数/几 or a number); MENTION looks at nothing before its start.
+_MENTION_START = re.compile(rf"[第数几\d{_CN}]")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NOT_WORD = re.compile(r"[^\w]")
+_PARENS = re.compile(r"\([^()]*\)?")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
 FIELD_NAMES_ZH = {"participants": "参与主体数量", "products": "商品数量", "sales": "销售额"}
 STRONG_PRODUCT_UNITS = {"款", "sku", "单品"}
 UNIT_KINDS = {"元": {"sales"}, "家": {"participants"}, "户": {"participants"},
@@ -93,7 +109,9 @@ def parse_chinese_number(text: str) -> float | None:
 
 
 def _parse_decimal(text: str) -> Decimal | None:
-    tokens = re.findall(rf"\d+(?:\.\d+)?|[{_CN}]", text)
+    if _PLAIN_NUMBER.fullmatch(text):  # "120", "3560.5": the one-token case of the loop below
+        return Decimal(0) + Decimal(0) + (Decimal(text) or 0)
+    tokens = _TOKEN.findall(text)
     if not text or "".join(tokens) != text:
         return None
     if len(tokens) > 1 and all(t in CN_DIGITS for t in tokens):  # "二〇二二", read digit by digit
@@ -132,8 +150,15 @@ class _Figure:
 
 def parse_metrics(text: str) -> Metrics:
     """Read participants, products and sales (万元) from one 活动成效 cell."""
+    if not text:
+        return Metrics()
+    return _parse_metrics(text)
+
+
+@lru_cache(maxsize=4096)  # the same text recurs (copied rows, resends); Metrics and Problem are frozen
+def _parse_metrics(text: str) -> Metrics:
     norm = _normalise(text)
-    if not norm:
+    if not norm or not _ANY_NUMBER.search(norm):
         return Metrics()
     figures = _find_figures(norm)
     values: dict[str, float | None] = {}
@@ -148,22 +173,26 @@ def parse_metrics(text: str) -> Metrics:
 
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
-    text = SPACE.sub("", re.sub(r"[\r\n]+", "。", text.strip()))
+    text = SPACE.sub("", _LINE_BREAKS.sub("。", text.strip()))
     text = DECLARED_UNIT.sub(r"\2\1", THOUSANDS.sub("", text))
     return GROWTH.sub("", IDIOMS.sub("", text))
 
 
 def _find_figures(text: str) -> list[_Figure]:
-    mentions = [m for m in MENTION.finditer(text) if _is_figure(m)]
+    mentions = [m for m in _mentions(text) if _is_figure(m)]
+    if not mentions:
+        return []
     parts = _part_spans(text)
+    sentence_ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    clause_ends = [m.end() for m in CLAUSE_END.finditer(text)]
     figures = []
     for i, m in enumerate(mentions):
         prev_end = mentions[i - 1].end() if i else 0
         next_start = mentions[i + 1].start() if i + 1 < len(mentions) else len(text)
-        kind, readable = _classify(text, m, prev_end, next_start)
+        kind, readable = _classify(text, m, prev_end, next_start, sentence_ends)
         if kind is None:
             continue
-        clause = text[_clause_start(text, m.start()):m.start()]
+        clause = text[_last_end(clause_ends, m.start()):m.start()]
         channels = set(CHANNEL.findall(clause))
         figures.append(_Figure(
             kind=kind,
@@ -175,25 +204,46 @@ def _find_figures(text: str) -> list[_Figure]:
     return figures
 
 
+def _mentions(text: str) -> list[re.Match]:
+    """MENTION.finditer(text), trying MENTION only where one can begin (re scans every position)."""
+    out = []
+    pos = 0
+    search, match = _MENTION_START.search, MENTION.match
+    while True:
+        start = search(text, pos)
+        if start is None:
+            return out
+        p = start.start()
+        m = match(text, p)
+        if m is None:
+            pos = p + 1
+        else:
+            out.append(m)
+            pos = m.end()  # never empty: NUMBER matches at least one character
+
+
 def _is_figure(m: re.Match) -> bool:
     """Arabic digits, or a Chinese numeral with a unit: "零售", "百货", "十分" hold no figure."""
     if m["num"] == "一":  # "一家一户", "打造一个平台"
         return False
-    return bool(re.search(r"\d", m["num"]) or m["unit"] or m["mult"] or m["approx"])
+    return bool(_DIGIT.search(m["num"]) or m["unit"] or m["mult"] or m["approx"])
 
 
-def _classify(text: str, m: re.Match, prev_end: int, next_start: int) -> tuple[str | None, bool]:
+def _classify(text: str, m: re.Match, prev_end: int, next_start: int,
+              sentence_ends: list[int] | None = None) -> tuple[str | None, bool]:
     """The field a mention belongs to, and whether its number is readable as such."""
     if m["ordinal"]:
         return None, False
-    has_big = bool(m["mult"]) or bool(re.search("[万亿]", m["num"]))
+    num = m["num"]
+    has_big = bool(m["mult"]) or "万" in num or "亿" in num
     unit = m["unit"] or ("元" if has_big else "")
     kinds = UNIT_KINDS.get(unit, {"sales"} if not unit else set())
     if has_big and not m["unit"]:  # "成交额超2000万", "上线商品超1万"
         kinds = {"sales", "participants", "products"}
     if not kinds:
         return None, False
-    start = max(prev_end, _sentence_start(text, m.start()))
+    sentence = _sentence_start(text, m.start()) if sentence_ends is None else _last_end(sentence_ends, m.start())
+    start = max(prev_end, sentence)
     keyword = _keyword_before(text[start:m.start()], kinds)
     if keyword is None and (m["unit"] or has_big):  # a bare number has no noun after it
         keyword = _keyword_after(text[m.end():next_start])
@@ -223,7 +273,7 @@ def _keyword_before(before: str, kinds: set[str]) -> str | None:
 
 def _keyword_after(after: str) -> str | None:
     """Kind of the head noun right after the number: "120家企业", "80余家重点电商企业"."""
-    clause = re.split(r"[^\w]", after, maxsplit=1)[0][:8]
+    clause = _NOT_WORD.split(after, maxsplit=1)[0][:8]
     found = KEYWORD.search(clause)
     if not found or NOT_HEAD.match(clause, found.end()):
         return None
@@ -269,7 +319,9 @@ def _distinct_channels(figures: list[_Figure]) -> bool:
 
 def _part_spans(text: str) -> list[tuple[int, int]]:
     """Spans holding sub-parts: (parentheses) and 其中 up to the end of its sentence."""
-    spans = [(m.start(), m.end()) for m in re.finditer(r"\([^()]*\)?", text)]
+    spans = [(m.start(), m.end()) for m in _PARENS.finditer(text)] if "(" in text else []
+    if "其中" not in text:
+        return spans
     for m in re.finditer("其中", text):
         inside = next((b for a, b in spans if a <= m.start() < b), None)
         end = SENTENCE_END.search(text, m.end())
@@ -283,6 +335,12 @@ def _sentence_start(text: str, pos: int) -> int:
 
 def _clause_start(text: str, pos: int) -> int:
     return max((m.end() for m in CLAUSE_END.finditer(text, 0, pos)), default=0)
+
+
+def _last_end(ends: list[int], pos: int) -> int:
+    """_sentence_start/_clause_start from the sorted ends of one-character matches: the last end <= pos."""
+    k = bisect_right(ends, pos)
+    return ends[k - 1] if k else 0
 
 
 def _ambiguous(text: str, field_zh: str) -> Problem:

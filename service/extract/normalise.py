@@ -48,6 +48,7 @@ HEADER_SCAN_ROWS = 30
 MAX_HEADER_CELL = 60  # folded characters; longer cells are data, not headings
 _FOLDED_ALIASES = [(f, fold(a)) for f, aliases in HEADER_ALIASES.items() for a in aliases]
 _NAME_ALIASES = tuple(a for f, a in _FOLDED_ALIASES if f == "name")
+_NAME_ALIAS_RE = re.compile("|".join(map(re.escape, _NAME_ALIASES)))  # no alias holds "\0"
 _SPLIT_ENDINGS = ("及", "和", "与", "、", "(")
 
 
@@ -101,8 +102,13 @@ class Header:
               filled: dict[tuple[int, int], str] | None = None) -> str:
         """The field's text in row r; several columns are joined, labelled when labels differ."""
         cols = self.columns.get(field_name, [])
-        if len(cols) == 1:  # the usual case, kept fast for 5,000-row sheets
-            return clean_cell(_cell(cells, r, cols[0]) or (filled or {}).get((r, cols[0]), ""))
+        if len(cols) == 1:  # the usual case, kept fast for 5,000-row sheets: _cell and clean_cell inlined
+            c = cols[0]
+            row = cells[r] if 0 <= r < len(cells) else ()
+            v = row[c] if 0 <= c < len(row) else ""
+            if not v and filled:
+                v = filled.get((r, c), "")
+            return clean_cell(v) if v else ""
         parts = [(self.labels.get(c, ""), clean_cell(_cell(cells, r, c) or (filled or {}).get((r, c), "")))
                  for c in cols]
         labelled = len({label for label, _ in parts}) > 1
@@ -115,7 +121,8 @@ class Header:
         if own and all(c < len(self.texts) and t in self.texts[c] for c, t in own):
             return True
         # a whole header names 活动名称 somewhere: test that cheaply before matching every cell
-        return any(a in t for t in folded for a in _NAME_ALIASES) and qualifies(map_columns(folded))
+        # (one search over the cells joined by a character no alias holds = "an alias in some cell")
+        return bool(_NAME_ALIAS_RE.search("\0".join(folded))) and qualifies(map_columns(folded))
 
 
 def find_header(cells: list[list[str]], merged: list[tuple[int, int, int, int]]) -> Header | None:
@@ -284,8 +291,8 @@ def _is_footer(ctx: _Context, own: dict[str, str], texts: list[str]) -> bool:
 
 def _is_skipped(ctx: _Context, own: dict[str, str], r: int) -> bool:
     """Examples, totals, repeated header rows and column-number rows (1 2 3 … under the header)."""
-    values = [fold(v) for v in own.values() if v]
-    if len(values) >= 3 and all(v.isdigit() for v in values):
+    # lazily: most rows fail at their second value, before long texts are folded
+    if sum(1 for v in own.values() if v) >= 3 and all(fold(v).isdigit() for v in own.values() if v):
         return True
     keys = [fold(own.get(f, "")) for f in ("seq", "county", "name", "organiser")]
     if any(k.startswith(TOTAL_WORDS) for k in keys):
