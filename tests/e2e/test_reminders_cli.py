@@ -50,6 +50,17 @@ def cli(capsys, config: Path, *argv: str) -> str:
     return capsys.readouterr().out
 
 
+def import_changsha_summary(capsys, config: Path, tmp_path: Path, received: str, message_id: str,
+                            now: str) -> None:
+    """长沙's summary with the 附件1 table, received at `received`, imported as at `now`."""
+    mail = tmp_path / "mail"
+    mail.mkdir(exist_ok=True)
+    (mail / f"{message_id.strip('<>')}.eml").write_bytes(make_email(
+        subject="长沙市网上年货节活动总结", attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS]))],
+        received=datetime.fromisoformat(received).replace(tzinfo=TZ), message_id=message_id))
+    cli(capsys, config, "import", str(mail), "--now", now)
+
+
 def remind_json(capsys, config: Path, now: str, *extra: str) -> list[dict]:
     return json.loads(cli(capsys, config, "remind", "--json", "--now", now, *extra))
 
@@ -86,12 +97,7 @@ def test_replaying_the_campaign_reminders_fall_on_the_official_working_days(caps
 
 
 def test_reminders_go_only_to_cities_without_a_report_and_never_twice(capsys, tmp_path, config_path, smtp):
-    mail = tmp_path / "mail"
-    mail.mkdir()
-    (mail / "cs.eml").write_bytes(make_email(
-        subject="长沙市网上年货节活动总结", attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS]))],
-        received=datetime(2022, 1, 29, 15, 0, tzinfo=TZ), message_id="<cs@x>"))
-    cli(capsys, config_path, "import", str(mail), "--now", "2022-01-29T16:00")
+    import_changsha_summary(capsys, config_path, tmp_path, "2022-01-29T15:00", "<cs@x>", now="2022-01-29T16:00")
     receipts = len(smtp.messages)
     assert receipts == 1 and smtp.messages[0].message["In-Reply-To"] == "<cs@x>"
 
@@ -106,12 +112,7 @@ def test_reminders_go_only_to_cities_without_a_report_and_never_twice(capsys, tm
 
 
 def test_a_report_received_after_the_moment_does_not_excuse_a_city(capsys, tmp_path, config_path):
-    mail = tmp_path / "mail"
-    mail.mkdir()
-    (mail / "cs.eml").write_bytes(make_email(
-        subject="长沙市网上年货节活动总结", attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS]))],
-        received=datetime(2022, 2, 6, 10, 0, tzinfo=TZ), message_id="<cs-late@x>"))
-    cli(capsys, config_path, "import", str(mail), "--now", "2022-02-10T00:00")
+    import_changsha_summary(capsys, config_path, tmp_path, "2022-02-06T10:00", "<cs-late@x>", now="2022-02-10T00:00")
     due = remind_json(capsys, config_path, "2022-01-30T09:00", "--dry-run")
     assert "长沙市" in {r["city"] for r in due}
 
@@ -149,12 +150,7 @@ def test_the_digest_can_carry_the_current_workbook(capsys, tmp_path, config_path
 
     config_path.write_text(config_path.read_text(encoding="utf-8") + "\n[digest]\nattach_workbook = true\n",
                            encoding="utf-8")
-    mail = tmp_path / "mail"
-    mail.mkdir()
-    (mail / "cs.eml").write_bytes(make_email(
-        subject="长沙市网上年货节活动总结", attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS]))],
-        received=datetime(2022, 2, 6, 10, 0, tzinfo=TZ), message_id="<cs-wb@x>"))
-    cli(capsys, config_path, "import", str(mail), "--now", "2022-02-10T00:00")
+    import_changsha_summary(capsys, config_path, tmp_path, "2022-02-06T10:00", "<cs-wb@x>", now="2022-02-10T00:00")
     cli(capsys, config_path, "digest", "--now", "2022-02-10T08:30")
     message = smtp.messages[-1].message
     files = [p for p in message.iter_attachments() if p.get_filename().endswith(".xlsx")]
