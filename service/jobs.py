@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -34,7 +34,6 @@ class IngestCounts:
     reports: int = 0
     problems: int = 0
     receipts: int = 0
-    outcomes: list = field(default_factory=list)
 
 
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
@@ -152,12 +151,6 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
     results = [r for r in app.store.results() if r["received_at"] <= now]
     problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
     return build_summary(config, states, deadline, rows, results, problems)
-
-
-def summary_table(app: App, deadline: str | None = None) -> tuple[str, list[list]]:
-    """(deadline id, consolidated rows) as at now; default: the latest deadline that has tables."""
-    summary = compile_summary(app, deadline)
-    return summary.deadline.id, summary.rows
 
 
 def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:

@@ -5,16 +5,7 @@ import pytest
 
 from service.extract.grid import Grid
 from service.extract.normalise import find_header, match_field, normalise_grid, parse_meta
-
-HEADER = ["序号", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
-          "活动成效（含参与主体数量、商品数量、销售额等）", "备注"]
-ROW1 = ["1", "芙蓉区", "芙蓉区商务局", "年货节启动仪式", "直播带货", "参与企业120家，销售额1.2亿元", ""]
-ROW2 = ["2", "岳麓区", "岳麓区商务局", "岳麓山下年货云购", "直播专场", "参与商家85家", "与美团合作"]
-
-
-TITLE = ["“2022湖南网上年货节”重点活动统计表", "", "", "", "", "", ""]
-UNIT = ["填报单位（盖章）：长沙市商务局", "", "", "", "", "", ""]
-CONTACT = ["联系人：王敏 职务：科长 联系方式：13812345678 邮箱：cssw@example.com", "", "", "", "", "", ""]
+from tests.grid_samples import CONTACT, HEADER, ROW1, ROW2, TITLE, UNIT
 
 
 def table(cells, merged=(), merges_known=True, preamble=()):

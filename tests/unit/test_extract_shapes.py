@@ -5,15 +5,9 @@ import pytest
 
 from service.extract import extract_attachment
 from service.model import Attachment
+from tests.grid_samples import CONTACT, HEADER, ROW1, ROW2, TITLE, UNIT
 from tests.table_builders import make_csv, make_docx, make_xls, make_xlsx
 
-HEADER = ["序号", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
-          "活动成效（含参与主体数量、商品数量、销售额等）", "备注"]
-ROW1 = ["1", "芙蓉区", "芙蓉区商务局", "年货节启动仪式", "直播带货", "参与企业120家，销售额1.2亿元", ""]
-ROW2 = ["2", "岳麓区", "岳麓区商务局", "岳麓山下年货云购", "直播专场", "参与商家85家", "与美团合作"]
-TITLE = ["“2022湖南网上年货节”重点活动统计表", "", "", "", "", "", ""]
-UNIT = ["填报单位（盖章）：长沙市商务局", "", "", "", "", "", ""]
-CONTACT = ["联系人：王敏 职务：科长 联系方式：13812345678 邮箱：cssw@example.com", "", "", "", "", "", ""]
 
 FORMATS = {
     "xlsx": lambda cells, merged: (make_xlsx(cells, merges=merged), "xlsx"),
