@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import struct
 import subprocess
-from dataclasses import replace
 from typing import Callable
 
 import python_calamine
@@ -19,7 +18,6 @@ from .csv import read_csv
 from .doc import convert_with_office, office_binary, read_doc
 from .docx import read_docx
 from .grid import Grid, ReadProblem
-from .metrics import parse_metrics
 from .normalise import normalise_grid
 from .xls import read_xls
 from .xlsx import read_xlsx
@@ -112,8 +110,7 @@ def tables_from_grids(grids: list[Grid], filename: str, spreadsheet: bool) -> Ex
         table, found = normalise_grid(grid, filename)
         problems.extend(found)
         if table is not None:
-            rows = tuple(replace(row, metrics=parse_metrics(row.effect)) for row in table.rows)
-            tables.append(replace(table, rows=rows))
+            tables.append(table)
     if not tables and spreadsheet:
         problems.append(Problem("no_header", f"附件“{filename}”中未找到重点活动统计表的表头（序号、县（市、区）、活动名称……）",
                                 file=filename))

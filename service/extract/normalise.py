@@ -1,5 +1,7 @@
 """Normaliser, pure: Grid -> Table of the 重点活动统计表 (+ problems), shared by every reader.
 
+Each row's 活动成效 figures are read as the row is made (extract/metrics.py).
+
 Finds the header by content, reads 填报单位/联系人 lines around it, skips examples,
 totals, repeated headers and footers, and fills merged or carried-down county cells.
 """
@@ -11,9 +13,11 @@ from dataclasses import dataclass
 from ..model import Problem, Row, Table
 from ..text import clean_cell, fold
 from .grid import Grid
+from .metrics import parse_metrics
 
 TOTAL_WORDS = ("合计", "小计", "总计", "共计")
 EXAMPLE_WORDS = ("示例", "样例", "范例", "举例", "例:", "例1", "例一")
+_SKIP_WORDS = TOTAL_WORDS + EXAMPLE_WORDS  # a row whose 序号, county, name or organiser starts so
 FOOTER_WORDS = ("注:", "注1", "说明:", "填表说明", "备注:", "填表人", "填报人", "审核人", "负责人",
                 "单位负责人", "制表人", "联系人", "联系电话", "填报日期", "报送日期")
 DATA_FIELDS = ("organiser", "name", "content", "effect", "note")
@@ -50,6 +54,7 @@ _FOLDED_ALIASES = [(f, fold(a)) for f, aliases in HEADER_ALIASES.items() for a i
 _NAME_ALIASES = tuple(a for f, a in _FOLDED_ALIASES if f == "name")
 _NAME_ALIAS_RE = re.compile("|".join(map(re.escape, _NAME_ALIASES)))  # no alias holds "\0"
 _SPLIT_ENDINGS = ("及", "和", "与", "、", "(")
+_NAME_ALIAS_ENDS = "称题目⽬"  # the last characters of the name aliases, and what NFKC folds into them
 
 
 def match_field(folded: str) -> str | None:
@@ -114,15 +119,44 @@ class Header:
         labelled = len({label for label, _ in parts}) > 1
         return "；".join(f"{label}：{v}" if labelled and label else v for label, v in parts if v)
 
+    def row_values(self, cells: list[list[str]], r: int) -> dict[str, str]:
+        """Every field's text in row r (the usual one column per field read straight off the row)."""
+        row = cells[r]
+        width = len(row)
+        out = {}
+        for field_name, cols in self.columns.items():
+            if len(cols) == 1:
+                c = cols[0]
+                v = row[c].strip() if c < width else ""
+                out[field_name] = clean_cell(v) if "\ufeff" in v else v  # clean_cell, its usual case inlined
+            else:
+                out[field_name] = self.value(cells, r, field_name)
+        return out
+
     def is_repeat(self, row: list[str]) -> bool:
         """A header row again (every printed page), whole or as its second line."""
-        folded = [fold(v) for v in row]
-        own = [(c, t) for c, t in enumerate(folded) if t]
-        if own and all(c < len(self.texts) and t in self.texts[c] for c, t in own):
+        if self._repeats_texts(row):
             return True
-        # a whole header names 活动名称 somewhere: test that cheaply before matching every cell
-        # (one search over the cells joined by a character no alias holds = "an alias in some cell")
+        # A whole header names 活动名称 somewhere, and every name alias ends in 称, 题 or 目 (after
+        # fold): rows without any of those characters (or ⽬, which NFKC makes 目) are not one.
+        joined = "\0".join(row)
+        if not any(ch in joined for ch in _NAME_ALIAS_ENDS):
+            return False
+        folded = [fold(v) for v in row]
+        # one search over the cells joined by a character no alias holds = "an alias in some cell"
         return bool(_NAME_ALIAS_RE.search("\0".join(folded))) and qualifies(map_columns(folded))
+
+    def _repeats_texts(self, row: list[str]) -> bool:
+        """Every non-blank cell holds the header's text of its column (folded cells compared lazily:
+        a data row fails at its first cell)."""
+        seen = False
+        for c, v in enumerate(row):
+            text = fold(v) if v else ""
+            if text:
+                if c >= len(self.texts) or text not in self.texts[c]:
+                    return False
+                seen = True
+        return seen
 
 
 def find_header(cells: list[list[str]], merged: list[tuple[int, int, int, int]]) -> Header | None:
@@ -259,10 +293,12 @@ def _cell(cells: list[list[str]], r: int, c: int) -> str:
 def _read_row(ctx: _Context, r: int) -> None:
     """Turn grid row r into a Row, or skip it (blank, example, total, header, footer)."""
     cells, header = ctx.grid.cells, ctx.header
-    own = {f: header.value(cells, r, f) for f in header.columns}
+    texts = [c for c in cells[r] if c]
+    if not texts:
+        return
+    own = header.row_values(cells, r)
     merged = {f: header.value(cells, r, f, ctx.filled) for f in header.columns} if r in ctx.filled_rows else own
-    texts = [c for c in (cells[r] if r < len(cells) else []) if c]
-    if not texts or _is_footer(ctx, own, texts):
+    if _is_footer(ctx, own, texts):
         return
     if not any(own.get(f) for f in DATA_FIELDS) or _is_skipped(ctx, own, r):
         return  # only a 序号 (or a county) with nothing else; example, total, repeated header
@@ -272,9 +308,9 @@ def _read_row(ctx: _Context, r: int) -> None:
     elif "county" in header.columns and ctx.last_county:
         county = ctx.last_county  # a merged county cell the reader could not see, or "same as above"
         ctx.carried.append((ctx.grid.first_row + r, county))
-    row = Row(county=county, organiser=merged.get("organiser", ""), name=merged.get("name", ""),
-              content=merged.get("content", ""), effect=merged.get("effect", ""),
-              note=merged.get("note", ""), seq=merged.get("seq", ""), source_row=ctx.grid.first_row + r)
+    effect = merged.get("effect", "")
+    row = Row(county, merged.get("organiser", ""), merged.get("name", ""), merged.get("content", ""), effect,
+              merged.get("note", ""), merged.get("seq", ""), ctx.grid.first_row + r, parse_metrics(effect))
     if not row.name:
         ctx.problems.append(Problem("empty_name", f"第 {row.source_row} 行缺少活动名称",
                                     file=ctx.filename, row=row.source_row))
@@ -291,13 +327,14 @@ def _is_footer(ctx: _Context, own: dict[str, str], texts: list[str]) -> bool:
 
 def _is_skipped(ctx: _Context, own: dict[str, str], r: int) -> bool:
     """Examples, totals, repeated header rows and column-number rows (1 2 3 … under the header)."""
-    # lazily: most rows fail at their second value, before long texts are folded
-    if sum(1 for v in own.values() if v) >= 3 and all(fold(v).isdigit() for v in own.values() if v):
+    # all() first: most rows fail at their second value, before long texts are folded
+    if all(fold(v).isdigit() for v in own.values() if v) and sum(1 for v in own.values() if v) >= 3:
         return True
-    keys = [fold(own.get(f, "")) for f in ("seq", "county", "name", "organiser")]
-    if any(k.startswith(TOTAL_WORDS) for k in keys):
-        return True
-    if any(k.startswith(EXAMPLE_WORDS) or k == "例" for k in keys) or fold(own.get("note", "")) in EXAMPLE_WORDS:
+    for f in ("seq", "county", "name", "organiser"):
+        key = fold(own.get(f, ""))
+        if key.startswith(_SKIP_WORDS) or key == "例":
+            return True
+    if fold(own.get("note", "")) in EXAMPLE_WORDS:
         return True
     return ctx.header.is_repeat(ctx.grid.cells[r])
 
