@@ -98,6 +98,7 @@ _ANY_NUMBER = re.compile(rf"[\d{_CN}]")  # NUMBER needs one of these: without an
 # Where a MENTION can begin (第/数/几 or a number); MENTION looks at nothing before its start.
 _MENTION_START = re.compile(rf"[第数几\d{_CN}]")
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER_THEN_BIG = re.compile(r"(\d+(?:\.\d+)?)([万亿])")
 _NOT_WORD = re.compile(r"[^\w]")
 _PARENS = re.compile(r"\([^()]*\)?")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -120,6 +121,9 @@ def parse_chinese_number(text: str) -> float | None:
 def _parse_decimal(text: str) -> Decimal | None:
     if _PLAIN_NUMBER.fullmatch(text):  # "120", "3560.5": the one-token case of the loop below
         return Decimal(text)
+    big = _NUMBER_THEN_BIG.fullmatch(text)
+    if big:  # "860万", "1.2亿": the two-token case
+        return Decimal(big[1]) * CN_BIG[big[2]]
     tokens = _TOKEN.findall(text)
     if not text or "".join(tokens) != text:
         return None
@@ -133,8 +137,8 @@ def _parse_decimal(text: str) -> Decimal | None:
             if token in CN_UNITS:
                 section += (Decimal(1) if number is None else number) * CN_UNITS[token]
             else:
-                alone = 0 if (total or section or number) else 1  # "万" alone
-                total = (total + section + (number or alone)) * CN_BIG[token]
+                alone = 0 if (total or section or number is not None) else 1  # "万" alone ("0万" is 0)
+                total = (total + section + (alone if number is None else number)) * CN_BIG[token]
                 section = Decimal(0)
             number, last_unit = None, CN_UNITS.get(token, CN_BIG.get(token))
         elif token == "零" and len(tokens) > 1:
@@ -152,8 +156,17 @@ class _Figure(NamedTuple):  # a tuple: thousands are made per second
     kind: str  # "participants" | "products" | "sales"
     value: Decimal | None  # None: unreadable (a range, a sum of money without unit)
     part: bool = False  # inside parentheses or after 其中
-    total: bool = False  # marked 共/合计/累计/总
-    channel: str = ""  # the one sales channel named in its clause, if any
+    clause: str = ""  # its clause up to it: marked a total (共/合计/累计/总), a sales channel named?
+
+    @property
+    def total(self) -> bool:
+        return bool(TOTAL.search(self.clause))
+
+    @property
+    def channel(self) -> str:
+        """The one sales channel named in its clause, if any."""
+        channels = set(CHANNEL.findall(self.clause))
+        return channels.pop() if len(channels) == 1 else ""
 
 
 def parse_metrics(text: str) -> Metrics:
@@ -171,10 +184,13 @@ def _parse_metrics(text: str) -> Metrics:
     figures = _find_figures(norm)
     if not figures:
         return Metrics()
+    by_kind: dict[str, list[_Figure]] = {}
+    for f in figures:
+        by_kind.setdefault(f.kind, []).append(f)
     values: dict[str, float | None] = {}
     problems = []
     for kind, name_zh in FIELD_NAMES_ZH.items():
-        value, ambiguous = _settle([f for f in figures if f.kind == kind])
+        value, ambiguous = _settle(by_kind.get(kind, []))
         values[kind] = value
         if ambiguous:
             problems.append(_ambiguous(text, name_zh))
@@ -212,14 +228,11 @@ def _find_figures(text: str) -> list[_Figure]:
         kind, readable = _classify(text, g, prev_end, next_start, sentence_ends)
         if kind is None:
             continue
-        clause = text[_last_end(clause_ends, start):start]
-        channels = set(CHANNEL.findall(clause)) if clause else ()
         figures.append(_Figure(
             kind,
             _value(g, kind) if readable and not g[_LOW] else None,
-            any(a <= start < b for a, b in parts),
-            bool(TOTAL.search(clause)),
-            channels.pop() if len(channels) == 1 else "",
+            bool(parts) and any(a <= start < b for a, b in parts),
+            text[_last_end(clause_ends, start):start],  # total and channel are read only when figures differ
         ))
     return figures
 
@@ -320,6 +333,9 @@ def _value(g: tuple, kind: str) -> Decimal | None:
 
 def _settle(figures: list[_Figure]) -> tuple[float | None, bool]:
     """One value from a field's figures, or (None, True) when they do not agree."""
+    if len(figures) == 1:  # the usual case of the steps below
+        value = figures[0].value
+        return (None, True) if value is None else (float(value), False)
     main = [f for f in figures if not f.part] or figures
     if not main:
         return None, False
@@ -338,9 +354,9 @@ def _settle(figures: list[_Figure]) -> tuple[float | None, bool]:
 
 def _distinct_channels(figures: list[_Figure]) -> bool:
     """Sales figures each named for its own platform (or 线上 and 线下), none a total."""
-    channels = [f.channel for f in figures]
     if len(figures) < 2 or figures[0].kind != "sales" or any(f.total for f in figures):
         return False
+    channels = [f.channel for f in figures]
     if not all(channels) or len(set(channels)) != len(channels):
         return False
     split = [c in SPLIT_CHANNELS for c in channels]

@@ -166,6 +166,11 @@ def test_an_ambiguous_sum_names_the_field_and_quotes_the_text():
     assert problem.message_zh == "活动成效“销售额1200”中的销售额无法确定，请人工核对"
 
 
+def test_zero_ten_thousand_yuan_is_zero_sales():
+    # "0万" once read as "万" alone (10,000): a city reporting no sales got 1 万元
+    assert parse_metrics("线下展销，现场成交额0万元").sales_wan == 0
+
+
 def test_numbers_come_back_as_floats():
     metrics = parse_metrics("参与企业120家，上线商品3000余款，实现销售额1.2亿元")
     assert all(type(v) is float for v in (metrics.participants, metrics.products, metrics.sales_wan))
@@ -176,7 +181,7 @@ def test_numbers_come_back_as_floats():
     [("三千", 3000), ("一万二千", 12000), ("两百", 200), ("十二", 12), ("五十", 50),
      ("一百零五", 105), ("三千五", 3500), ("一万二", 12000), ("3千", 3000), ("1.5万", 15000),
      ("1.2亿", 120000000), ("３，５６０", 3560), ("3,560.5", 3560.5), ("１２０", 120),
-     ("二〇二二", 2022), ("十", 10)],
+     ("二〇二二", 2022), ("十", 10), ("0万", 0), ("0.5万", 5000), ("万", 10000)],
     ids=lambda v: str(v),
 )
 def test_chinese_and_arabic_numbers_are_parsed(text, expected):
