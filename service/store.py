@@ -190,6 +190,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _insert_plain(conn: Connection, table: Table, values: list[dict]) -> None:
+    """INSERT many rows of a table without type decorators straight through the driver's executemany.
+
+    SQLAlchemy's per-row parameter handling costs twice SQLite's own insert (200,000 rows per backlog).
+    """
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(values[0]))
+    if compiled.positional:  # SQLite's qmark
+        order = compiled.positiontup or []
+        conn.exec_driver_sql(compiled.string, [tuple(v[k] for k in order) for v in values])
+    else:  # psycopg's pyformat takes the dicts
+        conn.exec_driver_sql(compiled.string, values)
+
+
 class Store:
     """Queries over one engine. Each public method is its own transaction unless given `conn`."""
 
@@ -331,10 +344,10 @@ class Store:
             conn.execute(insert(results), [dict(result, message=m) for m, result, _, _ in derived])
             problem_values = [dict(p, message=m) for m, _, found, _ in derived for p in found]
             if problem_values:
-                conn.execute(insert(problems), problem_values)
+                _insert_plain(conn, problems, problem_values)
             row_values = [dict(r, message=m, position=i) for m, _, _, found in derived for i, r in enumerate(found)]
             if row_values:
-                conn.execute(insert(rows), row_values)
+                _insert_plain(conn, rows, row_values)
 
     @staticmethod
     def _clear_derived(conn: Connection, message: int) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from service.derive import empty_result
 from service.store import Store
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -43,6 +44,23 @@ def test_times_come_back_aware_and_equal(database_url):
                                  source_received_at=NOW, now=NOW)
     got = store.stored_message(pk).source_received_at
     assert got == NOW and got.tzinfo is not None and got.utcoffset() == timedelta(0)
+
+
+def test_derived_rows_and_problems_are_replaced_not_added(database_url):
+    store = open_store(database_url)
+    pk, _ = store.record_message(sha256="d" * 64, message_id="<4@x>", size=1, source_id="",
+                                 source_received_at=NOW, now=NOW)
+    result = empty_result(NOW, subject="总结")
+    row = dict(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区", organiser="芙蓉区商务局",
+               name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="", participants=None,
+               products=3000.0, sales_wan=12000.0)
+    problem = dict(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
+    store.replace_results([(pk, result, [problem], [row, dict(row, source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, dict(row, source_row=5, seq="2")])])
+    got = store.rows([pk])
+    assert [(r["position"], r["seq"], r["source_row"]) for r in got] == [(0, "1", 4), (1, "2", 5)]
+    assert {k: got[0][k] for k in row} == row
+    assert [{k: p[k] for k in problem} for p in store.problems([pk])] == [problem]
 
 
 def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(database_url):
