@@ -178,10 +178,22 @@ def parse_metrics(text: str) -> Metrics:
 
 @lru_cache(maxsize=4096)  # the same text recurs (copied rows, resends); Metrics and Problem are frozen
 def _parse_metrics(text: str) -> Metrics:
-    norm = _normalise(text)
-    if not norm or not _ANY_NUMBER.search(norm):
-        return Metrics()
-    figures = _find_figures(norm)
+    template = _DIGIT_CHAR.sub("0", text)
+    shape = _SHAPES.get(template)
+    if shape is None:
+        shape = _shape(text)
+        if len(_SHAPES) >= MAX_SHAPES:
+            _SHAPES.clear()
+        _SHAPES[template] = shape
+    if shape is _UNSHAPED:
+        return _settled(text, _find_figures(_normalise(text)))
+    digits = "".join(_DIGIT_CHAR.findall(text)).translate(_ASCII_DIGITS)
+    return _settled(text, [_Figure(kind, _slot_value(pieces, mult, kind, digits) if pieces else None, part, clause)
+                           for kind, pieces, mult, part, clause in shape])
+
+
+def _settled(text: str, figures: list[_Figure]) -> Metrics:
+    """One value per field from its figures; a field whose figures disagree is None with a problem."""
     if not figures:
         return Metrics()
     by_kind: dict[str, list[_Figure]] = {}
@@ -197,9 +209,68 @@ def _parse_metrics(text: str) -> Metrics:
     return Metrics(values["participants"], values["products"], values["sales"], tuple(problems))
 
 
+# --- shapes: what a text says, apart from its digits -----------------------------------------------
+# Rows of one table repeat their phrasing with other numbers ("参与企业120家，销售额860万元"). Every
+# pattern here sees a digit only as "a digit", so texts that differ only in their digits (the
+# template: each 0-9/０-９ made "0", positions kept) read the same: the same figures, kinds, parts and
+# clauses. A shape keeps that reading, with each figure's number as the places its digits come from;
+# later texts of the template only fill in their digits. tests/unit/test_metrics.py checks shapes
+# against the full reading.
+MAX_SHAPES = 4096
+_DIGIT_CHAR = re.compile(r"[0-9０-９]")  # one at a time: the template keeps every position
+_ASCII_DIGITS = {0xFF10 + d: 0x30 + d for d in range(10)}
+_UNSHAPED = False  # a template whose digits cannot be followed (NFKC made digits of ① and the like)
+Slot = tuple  # (kind, pieces: digit indexes and literal characters of the number, or None; mult, part, clause)
+_SHAPES: dict[str, tuple[Slot, ...] | bool] = {}
+
+
+def _shape(text: str) -> tuple[Slot, ...] | bool:
+    """The slots of text's figures, or _UNSHAPED when its digits cannot be followed."""
+    before_growth = _normalise_but_growth(text)
+    digit_places = [i for i, c in enumerate(before_growth) if "0" <= c <= "9"]
+    if len(digit_places) != len(_DIGIT_CHAR.findall(text)):
+        return _UNSHAPED
+    dropped = set()
+    norm = before_growth
+    if _GROWTH_WORD.search(before_growth):
+        spans = [m.span() for m in GROWTH.finditer(before_growth)]
+        dropped = {k for k, i in enumerate(digit_places) if any(a <= i < b for a, b in spans)}
+        norm = GROWTH.sub("", before_growth)
+    source = [k for k in range(len(digit_places)) if k not in dropped]  # norm's n-th digit is text's source[n]-th
+    index = {}
+    for i, c in enumerate(norm):
+        if "0" <= c <= "9":
+            index[i] = source[len(index)]
+    if not norm or not _ANY_NUMBER.search(norm):
+        return ()
+    slots = []
+    for kind, g, part, clause in _slots(norm):
+        pieces = None
+        if g is not None:
+            at = g[_NUM_AT]
+            pieces = tuple(index[at + i] if (at + i) in index else c for i, c in enumerate(g[_NUM]))
+        slots.append((kind, pieces, g[_MULT] if g else None, part, clause))
+    return tuple(slots)
+
+
+def _slot_value(pieces: tuple, mult: str | None, kind: str, digits: str) -> Decimal | None:
+    number = _parse_decimal("".join(digits[p] if type(p) is int else p for p in pieces))
+    if number is None:
+        return None
+    if mult:
+        number *= CN_BIG[mult]
+    return number / 10**4 if kind == "sales" else number  # sales are kept in 万元
+
+
 def _normalise(text: str) -> str:
-    """NFKC, lower case, no blanks; thousands separators, declared units, idioms and growth handled.
-    Each substitution runs only when its text can match (most cells need none of them)."""
+    """NFKC, lower case, no blanks; thousands separators, declared units, idioms and growth handled."""
+    text = _normalise_but_growth(text)
+    return GROWTH.sub("", text) if _GROWTH_WORD.search(text) else text
+
+
+def _normalise_but_growth(text: str) -> str:
+    """_normalise up to growth (the one step that drops digits). Each substitution runs only when its
+    text can match (most cells need none of them)."""
     text = unicodedata.normalize("NFKC", text or "").lower().strip()
     if "\n" in text or "\r" in text:
         text = _LINE_BREAKS.sub("。", text)
@@ -210,17 +281,24 @@ def _normalise(text: str) -> str:
         text = DECLARED_UNIT.sub(r"\2\1", text)
     if "家" in text or "千" in text:
         text = IDIOMS.sub("", text)
-    return GROWTH.sub("", text) if _GROWTH_WORD.search(text) else text
+    return text
 
 
 def _find_figures(text: str) -> list[_Figure]:
+    if not text or not _ANY_NUMBER.search(text):
+        return []
+    return [_Figure(kind, _value(g, kind) if g else None, part, clause) for kind, g, part, clause in _slots(text)]
+
+
+def _slots(text: str) -> list[tuple[str, tuple | None, bool, str]]:
+    """(kind, mention if its number is readable, part, clause before it) for each figure of a normalised text."""
     mentions = [g for g in _mentions(text) if _is_figure(g)]
     if not mentions:
         return []
     parts = _part_spans(text) if "(" in text or "其中" in text else ()
     sentence_ends = [m.end() for m in SENTENCE_END.finditer(text)]
     clause_ends = [m.end() for m in CLAUSE_END.finditer(text)]
-    figures = []
+    found = []
     for i, g in enumerate(mentions):
         start = g[0]
         prev_end = mentions[i - 1][1] if i else 0
@@ -228,18 +306,15 @@ def _find_figures(text: str) -> list[_Figure]:
         kind, readable = _classify(text, g, prev_end, next_start, sentence_ends)
         if kind is None:
             continue
-        figures.append(_Figure(
-            kind,
-            _value(g, kind) if readable and not g[_LOW] else None,
-            bool(parts) and any(a <= start < b for a, b in parts),
-            text[_last_end(clause_ends, start):start],  # total and channel are read only when figures differ
-        ))
-    return figures
+        found.append((kind, g if readable and not g[_LOW] else None,
+                      bool(parts) and any(a <= start < b for a, b in parts),
+                      text[_last_end(clause_ends, start):start]))  # total and channel are read only when figures differ
+    return found
 
 
-# A mention as a tuple: (start, end, ordinal, low, num, approx, mult, unit) - group lookups by name
+# A mention as a tuple: (start, end, ordinal, low, num, approx, mult, unit, where num starts) - group lookups by name
 # on a re.Match cost more than the rest of reading it.
-_LOW, _NUM, _APPROX, _MULT, _UNIT = 3, 4, 5, 6, 7
+_LOW, _NUM, _APPROX, _MULT, _UNIT, _NUM_AT = 3, 4, 5, 6, 7, 8
 _GROUPS = ("ordinal", "low", "num", "approx", "mult", "unit")
 
 
@@ -259,7 +334,7 @@ def _mentions(text: str) -> list[tuple]:
             pos = p + 1
         else:
             pos = m.end()  # never empty: NUMBER matches at least one character
-            out.append((p, pos, *m.group(*_GROUPS)))
+            out.append((p, pos, *m.group(*_GROUPS), m.start("num")))
 
 
 def _is_figure(g: tuple) -> bool:
@@ -273,7 +348,7 @@ def _is_figure(g: tuple) -> bool:
 def _classify(text: str, g: tuple, prev_end: int, next_start: int,
               sentence_ends: list[int]) -> tuple[str | None, bool]:
     """The field a mention belongs to, and whether its number is readable as such."""
-    start, end, ordinal, _low, num, _approx, mult, unit_group = g
+    start, end, ordinal, _low, num, _approx, mult, unit_group, _at = g
     if ordinal:
         return None, False
     has_big = bool(mult) or "万" in num or "亿" in num
