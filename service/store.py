@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -190,17 +191,21 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _insert_plain(conn: Connection, table: Table, values: list[dict]) -> None:
-    """INSERT many rows of a table without type decorators straight through the driver's executemany.
+ROW_FIELDS = ("filename", "sheet", "source_row", "seq", "county", "organiser", "name", "content", "effect", "note",
+              "participants", "products", "sales_wan")  # what a derived row dict holds
+PROBLEM_FIELDS = ("code", "message_zh", "detail", "file", "row")
+_ROW_VALUES, _PROBLEM_VALUES = itemgetter(*ROW_FIELDS), itemgetter(*PROBLEM_FIELDS)
 
-    SQLAlchemy's per-row parameter handling costs twice SQLite's own insert (200,000 rows per backlog).
-    """
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(values[0]))
-    if compiled.positional:  # SQLite's qmark
-        order = compiled.positiontup or []
-        conn.exec_driver_sql(compiled.string, [tuple(v[k] for k in order) for v in values])
-    else:  # psycopg's pyformat takes the dicts
+
+def _insert_plain(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
+    """INSERT many rows (tuples in `columns` order) of a table without type decorators, straight
+    through the driver's executemany: SQLAlchemy's per-row parameter handling costs twice SQLite's
+    own insert (200,000 rows per backlog)."""
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+    if compiled.positional and tuple(compiled.positiontup or ()) == columns:  # SQLite's qmark
         conn.exec_driver_sql(compiled.string, values)
+    else:  # psycopg's pyformat takes dicts
+        conn.exec_driver_sql(compiled.string, [dict(zip(columns, v)) for v in values])
 
 
 class Store:
@@ -323,15 +328,7 @@ class Store:
     def replace_result(self, message: int, result: dict, found_problems: Iterable[dict],
                        found_rows: Iterable[dict]) -> None:
         """Replace everything derived from one message, in one transaction."""
-        with self.engine.begin() as conn:
-            self._clear_derived(conn, message)
-            conn.execute(insert(results).values(message=message, **result))
-            problem_values = [dict(p, message=message) for p in found_problems]
-            if problem_values:
-                conn.execute(insert(problems), problem_values)
-            row_values = [dict(r, message=message, position=i) for i, r in enumerate(found_rows)]
-            if row_values:
-                conn.execute(insert(rows), row_values)
+        self.replace_results([(message, result, list(found_problems), list(found_rows))])
 
     def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]]) -> None:
         """replace_result for a batch of (message, result, problems, rows), in one transaction."""
@@ -342,12 +339,12 @@ class Store:
             for table in DERIVED:
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
             conn.execute(insert(results), [dict(result, message=m) for m, result, _, _ in derived])
-            problem_values = [dict(p, message=m) for m, _, found, _ in derived for p in found]
+            problem_values = [(m, *_PROBLEM_VALUES(p)) for m, _, found, _ in derived for p in found]
             if problem_values:
-                _insert_plain(conn, problems, problem_values)
-            row_values = [dict(r, message=m, position=i) for m, _, _, found in derived for i, r in enumerate(found)]
+                _insert_plain(conn, problems, ("message", *PROBLEM_FIELDS), problem_values)
+            row_values = [(m, i, *_ROW_VALUES(r)) for m, _, _, found in derived for i, r in enumerate(found)]
             if row_values:
-                _insert_plain(conn, rows, row_values)
+                _insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
 
     @staticmethod
     def _clear_derived(conn: Connection, message: int) -> None:
@@ -478,8 +475,12 @@ def _stored(r: Any) -> StoredMessage:
     return StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at, r.duplicate_of)
 
 
+_INSERT_MESSAGE = insert(messages)
+
+
 def _insert_message(conn: Connection, found: dict, duplicate_of: int | None, now: datetime) -> StoredMessage:
-    pk = conn.execute(insert(messages).values(
+    # one constant statement with parameters: SQLAlchemy compiles it once (.values() per message did it each time)
+    pk = conn.execute(_INSERT_MESSAGE, dict(
         sha256=found["sha256"], message_id=found["message_id"], size=found["size"], ingested_at=now,
         source_received_at=found["source_received_at"], duplicate_of=duplicate_of)).inserted_primary_key[0]
     return StoredMessage(int(pk), found["sha256"], found["message_id"], found["source_received_at"], now,
