@@ -18,6 +18,10 @@ from .metrics import parse_metrics
 TOTAL_WORDS = ("合计", "小计", "总计", "共计")
 EXAMPLE_WORDS = ("示例", "样例", "范例", "举例", "例:", "例1", "例一")
 _SKIP_WORDS = TOTAL_WORDS + EXAMPLE_WORDS  # a row whose 序号, county, name or organiser starts so
+# The first characters of _SKIP_WORDS and 例, and every character NFKC folds into one of them: a row
+# without any cannot be a total or an example (tests/unit/test_extract_normalise.py checks the list).
+SKIP_WORD_STARTS = "举例共合小总样示范\u2f29\u2f70\uf9b5\U0001f234"  # the last four: ⼩ ⽰ 例 🈴
+_SKIP_WORD_START = re.compile(f"[{SKIP_WORD_STARTS}]")
 FOOTER_WORDS = ("注:", "注1", "说明:", "填表说明", "备注:", "填表人", "填报人", "审核人", "负责人",
                 "单位负责人", "制表人", "联系人", "联系电话", "填报日期", "报送日期")
 DATA_FIELDS = ("organiser", "name", "content", "effect", "note")
@@ -54,7 +58,7 @@ _FOLDED_ALIASES = [(f, fold(a)) for f, aliases in HEADER_ALIASES.items() for a i
 _NAME_ALIASES = tuple(a for f, a in _FOLDED_ALIASES if f == "name")
 _NAME_ALIAS_RE = re.compile("|".join(map(re.escape, _NAME_ALIASES)))  # no alias holds "\0"
 _SPLIT_ENDINGS = ("及", "和", "与", "、", "(")
-_NAME_ALIAS_ENDS = "称题目⽬"  # the last characters of the name aliases, and what NFKC folds into them
+NAME_ALIAS_ENDS = "称题目\u2f6c"  # the last characters of the name aliases, and what NFKC folds into them (⽬)
 
 
 def match_field(folded: str) -> str | None:
@@ -140,7 +144,7 @@ class Header:
         # A whole header names 活动名称 somewhere, and every name alias ends in 称, 题 or 目 (after
         # fold): rows without any of those characters (or ⽬, which NFKC makes 目) are not one.
         joined = "\0".join(row)
-        if not any(ch in joined for ch in _NAME_ALIAS_ENDS):
+        if not any(ch in joined for ch in NAME_ALIAS_ENDS):
             return False
         folded = [fold(v) for v in row]
         # one search over the cells joined by a character no alias holds = "an alias in some cell"
@@ -330,12 +334,15 @@ def _is_skipped(ctx: _Context, own: dict[str, str], r: int) -> bool:
     # all() first: most rows fail at their second value, before long texts are folded
     if all(fold(v).isdigit() for v in own.values() if v) and sum(1 for v in own.values() if v) >= 3:
         return True
-    for f in ("seq", "county", "name", "organiser"):
-        key = fold(own.get(f, ""))
-        if key.startswith(_SKIP_WORDS) or key == "例":
+    get = own.get
+    if _SKIP_WORD_START.search(get("seq", "") + get("county", "") + get("name", "") + get("organiser", "")
+                               + get("note", "")):
+        for f in ("seq", "county", "name", "organiser"):
+            key = fold(get(f, ""))
+            if key.startswith(_SKIP_WORDS) or key == "例":
+                return True
+        if fold(get("note", "")) in EXAMPLE_WORDS:
             return True
-    if fold(own.get("note", "")) in EXAMPLE_WORDS:
-        return True
     return ctx.header.is_repeat(ctx.grid.cells[r])
 
 
