@@ -34,11 +34,7 @@ from typing import NamedTuple
 
 from service.model import Metrics, Problem
 
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-             "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-CN_BIG = {"万": 10**4, "亿": 10**8}
-_CN = "".join(CN_DIGITS) + "".join(CN_UNITS) + "".join(CN_BIG)
+from .numbers import CN_BIG, CN_CHARS as _CN, THOUSANDS, parse_decimal as _parse_decimal
 
 NUMBER = rf"(?![万亿])(?:\d+(?:\.\d+)?|[{_CN}])+"
 UNIT = ("元|个百分点|百分点|%|人次|场次|sku|单品|家|户|个|名|款|种|类|件|场|次|人|单|笔"
@@ -85,20 +81,15 @@ CLAUSE_END = re.compile(r"[,、。;!?]")
 GROWTH = re.compile(rf"(?:同比|环比|较[^,。;\d]{{0,6}})?(?:增长|增加|提升|提高|下降|减少|增幅)"
                     rf"(?:了|达到|达|为|约|近|超)?{NUMBER}(?:%|个百分点|倍|成|[万亿]?元|[万亿])?,?")
 IDIOMS = re.compile(r"千家万户|千方百计|万家灯火|一家一户")
-# A comma between a digit and exactly three digits is a thousands separator ("3,560.5").
-THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # A unit declared in parentheses goes after its number: "销售额(万元):1200" -> "销售额1200万元".
 DECLARED_UNIT = re.compile(r"\((万元|亿元|元|家|户|个|款|种)\):?(\d+(?:\.\d+)?)")
 SPACE = re.compile(r"[ \t\u3000\u00a0\u200b\ufeff]+")
 
 # Precompiled forms of patterns used per mention (re's own cache costs a lookup per call).
-_TOKEN = re.compile(rf"\d+(?:\.\d+)?|[{_CN}]")
 _DIGIT = re.compile(r"\d")
 _ANY_NUMBER = re.compile(rf"[\d{_CN}]")  # NUMBER needs one of these: without any, a text holds no mention
 # Where a MENTION can begin (第/数/几 or a number); MENTION looks at nothing before its start.
 _MENTION_START = re.compile(rf"[第数几\d{_CN}]")
-_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_NUMBER_THEN_BIG = re.compile(r"(\d+(?:\.\d+)?)([万亿])")
 _NOT_WORD = re.compile(r"[^\w]")
 _PARENS = re.compile(r"\([^()]*\)?")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -110,46 +101,6 @@ UNIT_KINDS = {"元": {"sales"}, "家": {"participants"}, "户": {"participants"}
               "款": {"products"}, "sku": {"products"}, "单品": {"products"}}
 _SALES, _NO_KINDS, _ANY_KIND = {"sales"}, set(), {"sales", "participants", "products"}
 _GROWTH_WORD = re.compile(r"增长|增加|提升|提高|下降|减少|增幅")  # GROWTH needs one of these
-
-
-def parse_chinese_number(text: str) -> float | None:
-    """"三千" -> 3000.0, "1.5万" -> 15000.0, "３，５６０" -> 3560.0; None when not a number."""
-    value = _parse_decimal(THOUSANDS.sub("", unicodedata.normalize("NFKC", text or "").strip()))
-    return None if value is None else float(value)
-
-
-def _parse_decimal(text: str) -> Decimal | None:
-    if _PLAIN_NUMBER.fullmatch(text):  # "120", "3560.5": the one-token case of the loop below
-        return Decimal(text)
-    big = _NUMBER_THEN_BIG.fullmatch(text)
-    if big:  # "860万", "1.2亿": the two-token case
-        return Decimal(big[1]) * CN_BIG[big[2]]
-    tokens = _TOKEN.findall(text)
-    if not text or "".join(tokens) != text:
-        return None
-    if len(tokens) > 1 and all(t in CN_DIGITS for t in tokens):  # "二〇二二", read digit by digit
-        return Decimal("".join(str(CN_DIGITS[t]) for t in tokens))
-    total = section = Decimal(0)
-    number: Decimal | None = None
-    last_unit = 1
-    for token in tokens:
-        if token in CN_UNITS or token in CN_BIG:
-            if token in CN_UNITS:
-                section += (Decimal(1) if number is None else number) * CN_UNITS[token]
-            else:
-                alone = 0 if (total or section or number is not None) else 1  # "万" alone ("0万" is 0)
-                total = (total + section + (alone if number is None else number)) * CN_BIG[token]
-                section = Decimal(0)
-            number, last_unit = None, CN_UNITS.get(token, CN_BIG.get(token))
-        elif token == "零" and len(tokens) > 1:
-            continue  # "一百零五": 零 only holds a place
-        elif number is not None:
-            return None  # two numbers in a row: "3一"
-        else:
-            number = Decimal(CN_DIGITS[token]) if token in CN_DIGITS else Decimal(token)
-    if number is not None and last_unit >= 100 and tokens[-1] in CN_DIGITS and tokens[-2] != "零":
-        number *= last_unit // 10  # "一万二" is 12000, "三千五" is 3500
-    return total + section + (number or 0)
 
 
 class _Figure(NamedTuple):  # a tuple: thousands are made per second

@@ -6,7 +6,8 @@ import random
 import pytest
 
 from service.extract import metrics as metrics_module
-from service.extract.metrics import parse_chinese_number, parse_metrics
+from service.extract.metrics import parse_metrics
+from service.extract.numbers import parse_chinese_number
 from service.model import Metrics
 
 N = None
