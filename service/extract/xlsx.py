@@ -51,8 +51,10 @@ def _check_unzipped_size(content: bytes) -> None:
 def _sheet_grid(sheet: calamine.CalamineSheet) -> Grid:
     """All cells from A1 as text, with merged ranges when the format exposes them."""
     rows = sheet.to_python(skip_empty_area=False)
-    # most cells are text: skip format_value's type checks for them (a quarter of the read time)
-    cells = [[(clean_cell(v) if v else "") if type(v) is str else format_value(v) for v in row] for row in rows]
+    # most cells are text: skip format_value's type checks for them (a quarter of the read time), and
+    # clean_cell's steps after strip() change only text holding a BOM
+    cells = [[(clean_cell(v) if "\ufeff" in v else v.strip()) if type(v) is str else format_value(v) for v in row]
+             for row in rows]
     ranges = sheet.merged_cell_ranges
     merged: list[Merge] = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in ranges or ()]
     return Grid(sheet=sheet.name, cells=cells, merged=merged, merges_known=ranges is not None)
