@@ -139,9 +139,28 @@ def _parse_metrics(text: str) -> Metrics:
         _bounded_add(_SHAPES, template, shape)
     if shape is _UNSHAPED:
         return _settled(text, _find_figures(_normalise(text)))
+    slots, one_per_field = shape
     digits = "".join(_DIGIT_CHAR.findall(text)).translate(_ASCII_DIGITS)
+    if one_per_field:
+        return _one_per_field(text, slots, digits)
     return _settled(text, [_Figure(kind, _slot_value(pieces, mult, kind, digits) if pieces else None, part, clause)
-                           for kind, pieces, mult, part, clause in shape])
+                           for kind, pieces, mult, part, clause in slots])
+
+
+def _one_per_field(text: str, slots: tuple[Slot, ...], digits: str) -> Metrics:
+    """_settled for the usual shape, at most one figure per field: its value, or None with a problem."""
+    if not slots:
+        return Metrics()
+    values: dict[str, float | None] = {"participants": None, "products": None, "sales": None}
+    unreadable = set()
+    for kind, pieces, mult, _part, _clause in slots:
+        value = _slot_value(pieces, mult, kind, digits) if pieces else None
+        if value is None:
+            unreadable.add(kind)
+        else:
+            values[kind] = float(value)
+    problems = tuple(_ambiguous(text, name_zh) for kind, name_zh in FIELD_NAMES_ZH.items() if kind in unreadable)
+    return Metrics(values["participants"], values["products"], values["sales"], problems)
 
 
 def _settled(text: str, figures: list[_Figure]) -> Metrics:
@@ -175,7 +194,8 @@ _ASCII_DIGIT = re.compile(r"[0-9]")
 _ASCII_DIGITS = {0xFF10 + d: 0x30 + d for d in range(10)}
 _UNSHAPED = False  # a template whose digits cannot be followed (NFKC made digits of ① and the like)
 Slot = tuple  # (kind, pieces: digit indexes and literal characters of the number, or None; mult, part, clause)
-_SHAPES: dict[str, tuple[Slot, ...] | bool] = {}
+Shape = tuple[tuple[Slot, ...], bool]  # the slots, and whether no field has two
+_SHAPES: dict[str, Shape | bool] = {}
 _SEEN_ONCE: dict[str, bool] = {}
 
 
@@ -186,7 +206,7 @@ def _bounded_add(cache: dict, key: str, value: object) -> None:
     cache[key] = value
 
 
-def _shape(text: str, digit_count: int) -> tuple[Slot, ...] | bool:
+def _shape(text: str, digit_count: int) -> Shape | bool:
     """The slots of text's figures, or _UNSHAPED when its digits cannot be followed."""
     before_growth = _normalise_but_growth(text)
     digit_places = [m.start() for m in _ASCII_DIGIT.finditer(before_growth)]
@@ -200,19 +220,30 @@ def _shape(text: str, digit_count: int) -> tuple[Slot, ...] | bool:
         norm = GROWTH.sub("", before_growth)
     index = dict(zip((m.start() for m in _ASCII_DIGIT.finditer(norm)), source))
     if not norm or not _ANY_NUMBER.search(norm):
-        return ()
+        return (), True
     slots = []
     for kind, g, part, clause in _slots(norm):
         pieces = None
         if g is not None:
             at = g[_NUM_AT]
-            pieces = tuple(index.get(at + i, c) for i, c in enumerate(g[_NUM]))
+            pieces = _compact(tuple(index.get(at + i, c) for i, c in enumerate(g[_NUM])))
         slots.append((kind, pieces, g[_MULT] if g else None, part, clause))
-    return tuple(slots)
+    return tuple(slots), len({slot[0] for slot in slots}) == len(slots)
+
+
+def _compact(pieces: tuple) -> tuple:
+    """(slice, suffix) for the usual number, a run of consecutive digits then characters ("860万")."""
+    ints = [p for p in pieces if type(p) is int]
+    n = len(ints)
+    if n and pieces[:n] == tuple(range(ints[0], ints[0] + n)):
+        return slice(ints[0], ints[0] + n), "".join(pieces[n:])
+    return pieces
 
 
 def _slot_value(pieces: tuple, mult: str | None, kind: str, digits: str) -> Decimal | None:
-    number = _parse_decimal("".join(digits[p] if type(p) is int else p for p in pieces))
+    first = pieces[0]
+    number = _parse_decimal(digits[first] + pieces[1] if type(first) is slice
+                            else "".join(digits[p] if type(p) is int else p for p in pieces))
     if number is None:
         return None
     if mult:
