@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..model import Problem, Row, Table
 from ..text import clean_cell, fold
@@ -24,7 +25,7 @@ SKIP_WORD_STARTS = "举例共合小总样示范\u2f29\u2f70\uf9b5\U0001f234"  # 
 _SKIP_WORD_START = re.compile(f"[{SKIP_WORD_STARTS}]")
 FOOTER_WORDS = ("注:", "注1", "说明:", "填表说明", "备注:", "填表人", "填报人", "审核人", "负责人",
                 "单位负责人", "制表人", "联系人", "联系电话", "填报日期", "报送日期")
-DATA_FIELDS = ("organiser", "name", "content", "effect", "note")
+DATA_FIELDS = ("organiser", "name", "content", "effect", "note")  # _read_row spells them out
 
 # 填报单位（盖章）：… 联系人：… 职务：… 联系方式：… 邮箱：…; None = a label that only ends a value
 META_LABELS: dict[str, str | None] = {
@@ -128,14 +129,20 @@ class Header:
         row = cells[r]
         width = len(row)
         out = {}
-        for field_name, cols in self.columns.items():
-            if len(cols) == 1:
-                c = cols[0]
-                v = row[c].strip() if c < width else ""
-                out[field_name] = clean_cell(v) if "\ufeff" in v else v  # clean_cell, its usual case inlined
-            else:
-                out[field_name] = self.value(cells, r, field_name)
+        for field_name, c in self.single_columns:
+            v = row[c].strip() if c < width else ""
+            out[field_name] = clean_cell(v) if "\ufeff" in v else v  # clean_cell, its usual case inlined
+        for field_name in self.joined_fields:
+            out[field_name] = self.value(cells, r, field_name)
         return out
+
+    @cached_property
+    def single_columns(self) -> tuple[tuple[str, int], ...]:
+        return tuple((f, cols[0]) for f, cols in self.columns.items() if len(cols) == 1)
+
+    @cached_property
+    def joined_fields(self) -> tuple[str, ...]:
+        return tuple(f for f, cols in self.columns.items() if len(cols) != 1)
 
     def is_repeat(self, row: list[str]) -> bool:
         """A header row again (every printed page), whole or as its second line."""
@@ -304,7 +311,9 @@ def _read_row(ctx: _Context, r: int) -> None:
     merged = {f: header.value(cells, r, f, ctx.filled) for f in header.columns} if r in ctx.filled_rows else own
     if _is_footer(ctx, own, texts):
         return
-    if not any(own.get(f) for f in DATA_FIELDS) or _is_skipped(ctx, own, r):
+    get = own.get
+    if not (get("organiser") or get("name") or get("content") or get("effect") or get("note")) \
+            or _is_skipped(ctx, own, r):
         return  # only a 序号 (or a county) with nothing else; example, total, repeated header
     county = merged.get("county", "")
     if county:
