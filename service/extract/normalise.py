@@ -25,7 +25,6 @@ SKIP_WORD_STARTS = "举例共合小总样示范\u2f29\u2f70\uf9b5\U0001f234"  # 
 _SKIP_WORD_START = re.compile(f"[{SKIP_WORD_STARTS}]")
 FOOTER_WORDS = ("注:", "注1", "说明:", "填表说明", "备注:", "填表人", "填报人", "审核人", "负责人",
                 "单位负责人", "制表人", "联系人", "联系电话", "填报日期", "报送日期")
-DATA_FIELDS = ("organiser", "name", "content", "effect", "note")  # _read_row spells them out
 
 # 填报单位（盖章）：… 联系人：… 职务：… 联系方式：… 邮箱：…; None = a label that only ends a value
 META_LABELS: dict[str, str | None] = {
