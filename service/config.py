@@ -120,6 +120,9 @@ class LimitsSection(_Frozen):
     max_compression_ratio: int = 200
     max_depth: int = 3
     max_members: int = 500
+    # Larger mail is archived but not parsed (a message_too_large problem asks staff to open it):
+    # 163 Mail sends attachments up to 50 MB, about 70 MB once base64-encoded.
+    max_message_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 
 
 class SmtpSection(_ServerSection):
@@ -231,6 +234,10 @@ class Config(_Frozen):
     @property
     def data_dir(self) -> Path:
         return self.service.data_dir
+
+    @property
+    def archive_dir(self) -> Path:
+        return Path(self.service.data_dir) / "archive"
 
     @property
     def outbox_folder(self) -> Path:

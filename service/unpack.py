@@ -26,8 +26,11 @@ CHUNK = 64 * 1024
 # limit only applies to what a member inflates to beyond this floor.
 RATIO_FLOOR = 1024 * 1024
 MAX_NAME_BYTES = 200  # UTF-8 bytes in a sanitised filename
+MAX_NAME_DETAIL = 300  # characters of an unsafe original name kept in a Problem's detail
+NAMES_SHOWN = 5
 _WINDOWS_RESERVED = re.compile(r'[<>:"|?*]')
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+_ESCAPING = re.compile(r"(^|/)\.\.(/|$)|^/|^[A-Za-z]:")  # ../ segments, absolute paths, drive letters
 _UTF8_FLAG = 0x800
 _ENCRYPTED_FLAG = 0x1
 _UNICODE_PATH_EXTRA = 0x7075  # Info-ZIP: UTF-8 name beside a legacy-encoded one
@@ -73,7 +76,18 @@ def read_zip(content: bytes, zip_name: str, limits: LimitsSection,
                 problems.append(problem)
             if data is not None:
                 members.append((name, data))
+    unsafe = [name for name, _ in members if is_unsafe_name(name, folders_ok=True)]
+    if unsafe:
+        problems.append(_unsafe_members_problem(zip_name, unsafe))
     return members, problems
+
+
+def _unsafe_members_problem(zip_name: str, names: list[str]) -> Problem:
+    """One Problem per zip for members whose names had to be changed (../../tmp/x, control characters)."""
+    shown = "; ".join(unsafe_name_detail(name) for name in names[:NAMES_SHOWN])
+    more = f" (+{len(names) - NAMES_SHOWN} more)" if len(names) > NAMES_SHOWN else ""
+    return Problem("unsafe_filename", f"附件“{zip_name}”中有 {len(names)} 个文件的名称含有路径跳转、特殊字符或过长，"
+                   "为安全起见已改名", detail=shown + more, file=zip_name)
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
@@ -174,6 +188,25 @@ def safe_filename(name: str) -> str:
         stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
         name = stem + suffix
     return name
+
+
+def is_unsafe_name(name: str, folders_ok: bool = False) -> bool:
+    """True when safe_filename had to change more than surrounding spaces.
+
+    folders_ok: zip members may sit in folders (附件/统计表.xlsx); climbing out of the archive
+    (../, /etc/, C:) still counts, as do control and bidi characters, reserved characters and
+    over-long names.
+    """
+    path = name.replace("\\", "/")
+    if folders_ok and not _ESCAPING.search(path):
+        path = path.rsplit("/", 1)[-1]
+    return path.strip() != safe_filename(name)
+
+
+def unsafe_name_detail(name: str) -> str:
+    """The original name for staff: repr shows NUL, CR/LF and the RTL override; cut short."""
+    text = repr(name)
+    return text if len(text) <= MAX_NAME_DETAIL else text[:MAX_NAME_DETAIL] + "…"
 
 
 def encoded_rfc822(part: email.message.Message, inner: email.message.Message) -> bytes | None:

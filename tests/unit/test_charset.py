@@ -3,7 +3,9 @@ import base64
 
 import pytest
 
-from service.charset import codec_for, decode_bytes, decode_header, param_value, split_header_params
+from service.charset import LabelIssue, codec_for, decode_bytes, decode_header, param_value, split_header_params
+
+MISLABELLED, UNKNOWN = "charset_mislabelled", "unknown_charset"
 
 
 def _b_words(text: str, label: str, cut: int) -> bytes:
@@ -23,26 +25,58 @@ def test_charset_labels_map_to_the_codec_that_reads_what_clients_really_send(lab
     assert codec_for(label) == codec
 
 
-@pytest.mark.parametrize("data, label, text", [
-    ("朱镕基同志".encode("gbk"), "gb2312", "朱镕基同志"),  # 镕 is GBK-only
-    ("长沙市".encode("gbk"), "x-unknown-label", "长沙市"),
-    ("长沙市".encode("utf-8"), "x-unknown-label", "长沙市"),
-    ("长沙市".encode("utf-8"), "gb2312", "长沙市"),  # UTF-8 under a GB label, when GB18030 cannot read it
-    ("长沙市".encode("gbk"), "utf-8", "长沙市"),  # mislabelled UTF-8 falls back to GB18030
-    ("长沙市".encode("gbk"), "us-ascii", "长沙市"),
-    (b"plain ascii", None, "plain ascii"),
+@pytest.mark.parametrize("data, label, text, issue", [
+    ("朱镕基同志".encode("gbk"), "gb2312", "朱镕基同志", None),  # 镕 is GBK-only
+    ("长沙市".encode("gbk"), "x-unknown-label", "长沙市", (UNKNOWN, "x-unknown-label", "gb18030")),
+    ("长沙市".encode("utf-8"), "x-unknown-label", "长沙市", (UNKNOWN, "x-unknown-label", "utf-8")),
+    ("长沙市".encode("gbk"), "x-unknown", "长沙市", (UNKNOWN, "x-unknown", "gb18030")),  # says it does not know
+    # UTF-8 under a GB label, when GB18030 cannot read it
+    ("长沙市".encode("utf-8"), "gb2312", "长沙市", (MISLABELLED, "gb2312", "utf-8")),
+    ("长沙市".encode("gbk"), "utf-8", "长沙市", (MISLABELLED, "utf-8", "gb18030")),  # falls back to GB18030
+    ("长沙市".encode("gbk"), "us-ascii", "长沙市", (MISLABELLED, "us-ascii", "gb18030")),
+    ("长沙市".encode("gbk"), None, "长沙市", None),  # raw 8-bit without a label promises nothing
+    ("长沙市".encode("gbk"), "gb\x002312", "长沙市", (UNKNOWN, "gb\\x002312", "gb18030")),  # NUL shown escaped
+    (b"plain ascii", "x-bogus", "plain ascii", None),  # the label did not matter
 ])
-def test_bodies_decode_through_the_label_then_the_fallback_chain(data, label, text):
-    assert decode_bytes(data, label) == (text, False)
+def test_bodies_decode_through_the_label_then_the_fallback_chain_and_a_wrong_label_is_an_issue(
+        data, label, text, issue):
+    decoded = decode_bytes(data, label)
+    assert (decoded.text, decoded.doubtful) == (text, False)
+    assert decoded.issues == ((LabelIssue(*issue),) if issue else ())
+
+
+CHINESE = ["长沙市“2022湖南网上年货节”活动全面总结", "您好！附件是我市促消费活动进展情况，请查收。", "湘西州", "长沙"]
+
+
+@pytest.mark.parametrize("label", ["big5", "shift_jis", "iso-8859-1", "windows-1252", "koi8-r"])
+@pytest.mark.parametrize("text", CHINESE)
+def test_gbk_bytes_a_label_reads_into_garbage_are_read_as_gbk_and_the_label_reported(text, label):
+    data = text.encode("gbk")
+    decoded = decode_bytes(data, label)
+    assert (decoded.text, decoded.doubtful) == (text, False)
+    assert [(i.code, i.declared) for i in decoded.issues] == [(MISLABELLED, label)]
+
+
+@pytest.mark.parametrize("text, label", [
+    ("長沙市“2022湖南網上年貨節”活動全面總結", "big5"),
+    ("您好！附件是我市促消費活動進展情況，請查收。", "big5"),
+    ("報告", "big5"), ("臺灣", "big5"), ("香港特別行政區政府", "big5-hkscs"),
+    ("東京都の天気は晴れです。よろしくお願いします。", "shift_jis"), ("添付ファイル", "shift_jis"), ("資料", "shift_jis"),
+    ("Grüße aus München", "iso-8859-1"), ("café crème brûlée", "iso-8859-1"), ("Ça coûte 5 €", "windows-1252"),
+    ("“Smart quotes” – and a dash", "windows-1252"), ("Привет мир, как дела", "koi8-r"),
+    ("ΑΘΗΝΑ καλημέρα", "iso-8859-7"), ("长沙市", "utf-8"), ("长沙市", "gb18030"),
+])
+def test_text_genuinely_in_its_labelled_charset_is_kept_as_labelled(text, label):
+    assert decode_bytes(text.encode(label), label) == (text, False, ())
 
 
 def test_bytes_no_codec_can_read_fall_back_to_latin1_and_are_marked_doubtful():
-    text, doubtful = decode_bytes(b"\xff\xfe\x80\xff", "x-bogus")
+    text, doubtful, _ = decode_bytes(b"\xff\xfe\x80\xff", "x-bogus")
     assert (text, doubtful) == ("\xff\xfe\x80\xff", True)
 
 
 def test_undecodable_bytes_under_a_known_label_are_replaced_and_marked_doubtful():
-    text, doubtful = decode_bytes("长沙".encode("gbk") + b"\xff", "gbk")
+    text, doubtful, _ = decode_bytes("长沙".encode("gbk") + b"\xff", "gbk")
     assert text.startswith("长沙") and doubtful
 
 
@@ -61,11 +95,18 @@ def test_undecodable_bytes_under_a_known_label_are_replaced_and_marked_doubtful(
     (b"Folded\r\n subject", "Folded subject"),
 ])
 def test_headers_decode_encoded_words_joined_as_bytes_and_raw_8bit_values(raw, text):
-    assert decode_header(raw) == (text, False)
+    assert decode_header(raw)[:2] == (text, False)
 
 
 def test_an_encoded_word_with_broken_base64_is_kept_literally_and_marked_doubtful():
-    assert decode_header(b"=?gbk?B?*#*?= tail") == ("=?gbk?B?*#*?= tail", True)
+    assert decode_header(b"=?gbk?B?*#*?= tail") == ("=?gbk?B?*#*?= tail", True, ())
+
+
+def test_a_header_reports_each_lying_label_once_however_many_words_carry_it():
+    raw = _b_words("长沙市2022年促消费活动进展情况", "big5", 6) + b" " + _b_words("湘潭", "utf-8", 4)
+    decoded = decode_header(raw)
+    assert decoded.text == "长沙市2022年促消费活动进展情况湘潭"
+    assert decoded.issues == (LabelIssue(MISLABELLED, "big5", "gb18030"), LabelIssue(MISLABELLED, "utf-8", "gb18030"))
 
 
 @pytest.mark.parametrize("raw, name", [
@@ -85,14 +126,14 @@ def test_an_encoded_word_with_broken_base64_is_kept_literally_and_marked_doubtfu
 def test_filename_parameters_decode_rfc2231_rfc2047_and_raw_bytes(raw, name):
     value, params = split_header_params(raw)
     assert value == "attachment"
-    assert param_value(params, "filename") == (name, False)
+    assert param_value(params, "filename")[:2] == (name, False)
 
 
 def test_a_missing_parameter_is_none():
-    assert param_value(split_header_params(b"attachment")[1], "filename") == (None, False)
+    assert param_value(split_header_params(b"attachment")[1], "filename") is None
 
 
 def test_a_charset_label_holding_a_nul_is_treated_as_unknown():
     from service.charset import decode_bytes
-    text, _ = decode_bytes("长沙".encode("gb18030"), "gb\x002312")
-    assert text == "长沙"
+    decoded = decode_bytes("长沙".encode("gb18030"), "gb\x002312")
+    assert decoded.text == "长沙" and [i.code for i in decoded.issues] == [UNKNOWN]

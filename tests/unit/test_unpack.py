@@ -10,7 +10,7 @@ import pytest
 
 from service.config import LimitsSection
 from service.parse import parse_message
-from service.unpack import Budget, read_zip
+from service.unpack import Budget, is_unsafe_name, read_zip
 from tests.builders import SHANGHAI, make_email, make_xlsx, make_zip
 
 XLSX = make_xlsx([["县（市、区）", "活动名称"], ["芙蓉区", "年货节"]])
@@ -184,3 +184,17 @@ def test_an_unreadable_zip_is_kept_as_an_attachment_with_a_problem():
     msg = _parse(make_email(attachments=[("坏的.zip", b"PK\x03\x04" + b"\0" * 50)]))
     assert [(a.filename, a.kind) for a in msg.attachments] == [("坏的.zip", "zip")]
     assert [p.code for p in msg.problems] == ["zip_unreadable"]
+
+
+@pytest.mark.parametrize("name, in_zip, unsafe", [
+    ("统计表.xlsx", False, False), (" 统计表.xlsx ", False, False), ("统计表.xlsx", True, False),
+    ("长沙市/统计表.xlsx", True, False), ("长沙市\\附件\\统计表.xlsx", True, False),  # folders inside a zip
+    ("长沙市/统计表.xlsx", False, True),  # a path in a MIME filename
+    ("../统计表.xlsx", True, True), ("a/../../统计表.xlsx", True, True), ("/etc/passwd", True, True),
+    ("C:\\Windows\\win.ini", True, True), ("..\\..\\win.ini", True, True),
+    ("统计\x00表.xlsx", False, True), ("evil\u202egpj.exe", False, True), ("a\r\nb.xlsx", True, True),
+    ('a<b>.xls', False, True), ("统计表.xlsx.", False, True), ("." * 10, False, True),
+    ("长" * 100 + ".xlsx", False, True), ("长" * 60 + ".xlsx", False, False),
+])
+def test_a_name_is_unsafe_when_sanitising_changes_more_than_spaces_and_zip_folders(name, in_zip, unsafe):
+    assert is_unsafe_name(name, folders_ok=in_zip) is unsafe
