@@ -32,7 +32,7 @@ class App:
         renderer = Renderer()
         renderer.check_templates()
         app = cls(config=config, clock=clock, store=Store.open(config.service.database_url),
-                  archive=Archive(data_dir / "archive"), sender=sender,  # type: ignore[arg-type]
+                  archive=Archive(config.archive_dir), sender=sender,  # type: ignore[arg-type]
                   renderer=renderer, calendar=WorkCalendar(config.calendar))
         # the sender asks the app for the time, so a replaced (simulated) clock reaches it too
         app.sender = sender or make_sender(config, lambda: app.clock())

@@ -24,9 +24,10 @@ INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存�
 class Job:
     """One archived message to derive (picklable: it crosses to a worker process)."""
 
-    raw: bytes
+    raw: bytes  # b"" for big mail: the worker reads it from the archive (see sha256)
     source_received_at: datetime | None
     ingested_at: datetime
+    sha256: str = ""
 
 
 @dataclass(frozen=True)

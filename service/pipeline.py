@@ -25,6 +25,7 @@ BATCH_MESSAGES = 50  # recorded in one commit, derived together, written in one 
 BATCH_BYTES = 32 * 1024 * 1024  # fewer messages when mail is large: bounds memory
 IN_FLIGHT = 1  # batches deriving while the next one is fetched, archived and recorded
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # ... unless they are big: parsing holds several times its input
+BY_ARCHIVE_BYTES = 1024 * 1024  # bigger mail goes to the deriver by sha256, read from the archive there
 BeforeStoring = Callable[[list["Outcome"]], None]
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
@@ -62,7 +63,8 @@ class _Work:
 
 def header_message_id(raw: bytes) -> str:
     """Message-ID from the header block only, without a full parse (dedupe happens before parsing)."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    ends = [at for at in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if at >= 0]
+    head = raw[:min(ends)] if ends else raw  # not split(): that copies the whole body
     match = _MESSAGE_ID.search(head)
     if not match:
         return ""
@@ -81,6 +83,7 @@ def batches(items: Iterable[Fetched], size: int = BATCH_MESSAGES,
     for item in items:
         batch.append(item)
         total += len(item.raw)
+        del item  # the caller empties a batch once archived: hold its bytes nowhere else
         if len(batch) >= limit or total >= max_bytes:
             yield batch
             batch, total, limit = [], 0, min(2 * limit, size)
@@ -115,21 +118,23 @@ def _recorded(app: App, batch: list[Fetched], deriver: Deriver) -> _Work:
     raws, skipped = {}, []
     for (stored, is_new), fetched in zip(recorded, batch):
         if is_new:
-            raws[stored.id] = fetched.raw
+            raws[stored.id] = fetched.raw if len(fetched.raw) < BY_ARCHIVE_BYTES else len(fetched.raw)
         else:
             log.info("message %s: already archived (%s), skipped", stored.id, fetched.source_id)
             skipped.append(Outcome(stored.id, is_new=False))
+    batch.clear()  # archived: big mail is read back by the deriver, not held here
     work = _submitted(app, [stored for stored, is_new in recorded if is_new], deriver, raws)
     work.skipped = skipped
     return work
 
 
 def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
-               raws: dict[int, bytes] | None = None) -> _Work:
+               raws: dict[int, bytes | int] | None = None) -> _Work:
     """Hand the batch's messages to the deriver (raw bytes from `raws`, else from the archive)."""
     ready: dict[int, Derived] = {}
     todo: list[int] = []
     jobs: list[Job] = []
+    size = 0
     for s in stored:
         if s.duplicate_of is not None:
             log.info("message %s: duplicate delivery of message %s (same Message-ID)", s.id, s.duplicate_of)
@@ -140,14 +145,19 @@ def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
         raw = (raws or {}).get(s.id)
         if raw is None:
             try:
-                raw = app.archive.load(s.sha256)
+                on_disk = app.archive.path_for(s.sha256).stat().st_size
+                raw = app.archive.load(s.sha256) if on_disk < BY_ARCHIVE_BYTES else on_disk
             except OSError as err:  # the disk lost it: recorded, and the others go on
                 problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
                 ready[s.id] = failed(s.ingested_at, problem, f"archive unreadable: {err}")
                 continue
         todo.append(s.id)
-        jobs.append(Job(raw, s.source_received_at, s.ingested_at))
-    return _Work(stored, ready, todo, deriver.submit(jobs) if jobs else list, sum(len(j.raw) for j in jobs))
+        # an int is the size of big mail left in the archive: the deriver reads it by sha256
+        big = isinstance(raw, int)
+        jobs.append(Job(b"", s.source_received_at, s.ingested_at, s.sha256) if big
+                    else Job(raw, s.source_received_at, s.ingested_at))
+        size += raw if big else len(raw)
+    return _Work(stored, ready, todo, deriver.submit(jobs) if jobs else list, size)
 
 
 def _written_in_order(app: App, works: Iterator[_Work],

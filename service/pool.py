@@ -14,8 +14,10 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Callable
 
+from .archive import Archive
 from .config import Config
 from .derive import INTERNAL_ERROR_ZH, Derived, Job, derive, failed
 from .model import Problem
@@ -44,9 +46,20 @@ def _init_worker(config: Config) -> None:
     """Keep the config; leave Ctrl-C and SIGTERM to the parent, and end when the parent is gone."""
     global _worker_config
     _worker_config = config
+    _return_big_blocks()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _return_big_blocks() -> None:
+    """glibc keeps freed blocks of up to 32 MB on its heap once it has seen big ones (a worker that read a
+    5 MB header line stays 50 MB larger); a fixed mmap threshold hands them back to the system when freed."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -58,7 +71,18 @@ def _exit_with_parent(parent: int) -> None:
 
 def _derive_chunk(jobs: list[Job]) -> list[Derived]:
     assert _worker_config is not None, "worker started without its config"
-    return [derive(job, _worker_config) for job in jobs]
+    return [derive_loaded(job, _worker_config) for job in jobs]
+
+
+def derive_loaded(job: Job, config: Config) -> Derived:
+    """derive, reading big mail from the archive here rather than pickling it from the parent."""
+    if not job.raw and job.sha256:
+        try:
+            job = replace(job, raw=Archive(config.archive_dir).load(job.sha256))
+        except OSError as err:
+            problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
+            return failed(job.ingested_at, problem, f"archive unreadable: {err}")
+    return derive(job, config)
 
 
 def _chunks(jobs: list[Job], parts: int) -> list[list[Job]]:
@@ -89,7 +113,7 @@ class Deriver:
     def submit(self, jobs: list[Job]) -> Callable[[], list[Derived]]:
         """Start deriving jobs; in-process work is done when the result is asked for."""
         if self.workers <= 1 or (self._pool is None and len(jobs) < MIN_PARALLEL):
-            return lambda: [derive(job, self.config) for job in jobs]
+            return lambda: [derive_loaded(job, self.config) for job in jobs]
         try:
             pool = self._started()
             futures = [pool.submit(_derive_chunk, chunk) for chunk in _chunks(jobs, 2 * self.workers)]

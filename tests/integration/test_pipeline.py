@@ -1,10 +1,12 @@
 """The pipeline on a real SQLite file and archive: crash recovery, per-message isolation, dedupe."""
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from service import jobs, pipeline
+from service import jobs, pipeline, pool
+from service.derive import Job
 from service.model import Fetched
 from service.status import load_states
 from service.track import state_of
@@ -62,3 +64,33 @@ def test_the_same_message_fetched_twice_is_archived_and_counted_once(app):
     assert first.is_new and not second.is_new and first.message == second.message
     assert len(app.store.stored_messages()) == 1
     assert app.store.has_delivery("imap:INBOX:1:9")
+
+
+class _Capturing:
+    """A deriver that keeps the jobs it is given and derives them in this process, as workers do."""
+
+    def __init__(self, config) -> None:
+        self.config, self.jobs = config, []
+
+    def submit(self, jobs):
+        self.jobs.extend(jobs)
+        return lambda: [pool.derive_loaded(job, self.config) for job in jobs]
+
+
+def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
+    photo = os.urandom(pipeline.BY_ARCHIVE_BYTES)  # with the table: over the limit
+    big = make_email(subject="长沙市网上年货节活动总结", message_id="<big@changsha>",
+                     attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS])), ("现场照片.jpg", photo)],
+                     received=datetime(2022, 2, 6, 10, 0, tzinfo=TZ))
+    deriver = _Capturing(app.config)
+    fetched = [Fetched("big", big), Fetched("small", report(2))]
+    outcomes = [o for batch in pipeline.ingest_batches(app, fetched, deriver) for o in batch]
+    assert [(len(j.raw), bool(j.sha256)) for j in deriver.jobs] == [(0, True), (len(report(2)), False)]
+    assert deriver.jobs[0].sha256 == app.store.stored_message(outcomes[0].message).sha256
+    assert [o.rows for o in outcomes] == [len(SAMPLE_ROWS), len(SAMPLE_ROWS)]
+
+
+def test_big_mail_missing_from_the_archive_is_an_internal_error_on_that_message(app):
+    job = Job(b"", None, NOW, sha256="0" * 64)
+    derived = pool.derive_loaded(job, app.config)
+    assert [p.code for p in derived.problem_list] == ["internal_error"] and derived.rows == []
