@@ -40,9 +40,9 @@ STAGES: dict[str, tuple[str, set[str] | None]] = {
 }
 # parts of "extract" (shown indented, not added to the total)
 EXTRACT_PARTS: dict[str, tuple[str, set[str] | None]] = {
-    "  read (calamine, xlrd, python-docx, csv)": ("service/extract/__init__.py", {"_read_grids"}),
-    "  normalise (header, rows)": ("service/extract/normalise.py", {"normalise_grid"}),
-    "  metrics (活动成效 -> numbers)": ("service/extract/metrics.py", {"parse_metrics"}),
+    "  read (calamine, xlrd, lxml for docx, csv)": ("service/extract/__init__.py", {"_read_grids"}),
+    "  normalise (header, rows, their metrics)": ("service/extract/normalise.py", {"normalise_grid"}),
+    "    of which metrics (活动成效 -> numbers)": ("service/extract/metrics.py", {"parse_metrics"}),
 }
 Key = tuple[str, int, str]
 

@@ -1,6 +1,6 @@
 """Crash safety: kill -9 the ingestion (and reminders, and the worker) at random moments; check nothing is lost.
 
-    python bench/crash_safety.py [--n 1000] [--kills 20] [--seed 1] [--database sqlite|postgres]
+    python bench/crash_safety.py [--n 2000] [--kills 20] [--seed 1] [--database sqlite|postgres]
 
 1. Backlog: N messages in Dovecot; `poll --once` is SIGKILLed at a random moment `--kills` times,
    restarted each time, then run to the end. Checked against the mailbox (every message archived
@@ -290,7 +290,7 @@ def _worker_trial(smtp, database_url: Callable[[], str | None], kill_after: floa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=2000)  # ingestion is fast enough that 1,000 can end before the 20th kill
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--worker-kills", type=int, default=5, help="worker trials (each ~10 s)")
     parser.add_argument("--seed", type=int, default=1)
