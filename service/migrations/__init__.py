@@ -1,11 +1,11 @@
 """Schema migrations (Alembic, configured in code): a database -> the schema of this version (HEAD).
 
 Every process opening the store calls ensure_schema: one SELECT when the schema is current. A new
-database is created from store.metadata and stamped HEAD (Alembic's recommended fast path); an
+database is created from schema.metadata and stamped HEAD (Alembic's recommended fast path); an
 older one is upgraded at start only when every pending revision says `safe_at_start`, else
 `service migrate` does it. A revision this code does not know (a newer version ran) is refused.
 
-Changing store.metadata: draft a revision with autogenerate against a database at HEAD, set its
+Changing schema.metadata: draft a revision with autogenerate against a database at HEAD, set its
 `safe_at_start`, and move HEAD. In Python:
     from alembic import command; from service.migrations import alembic_config
     cfg = alembic_config(); cfg.set_main_option("sqlalchemy.url", "sqlite:///var/service.db")
@@ -21,6 +21,7 @@ from sqlalchemy import Column, MetaData, String, Table, inspect, insert, select,
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ServiceError
+from ..schema import metadata
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ def ensure_schema(engine: Engine, *, explicit: bool = False) -> tuple[str | None
 
 
 def _create_fresh(conn: Connection) -> None:
-    from ..store import metadata  # imported here: store imports this module lazily too
-
     metadata.create_all(conn)
     _version_metadata.create_all(conn)
     conn.execute(insert(alembic_version).values(version_num=HEAD))

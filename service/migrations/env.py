@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from service.store import metadata
+from service.schema import metadata
 
 
 def _migrate(connection: Connection) -> None:

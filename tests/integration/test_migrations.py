@@ -1,4 +1,4 @@
-"""Alembic migrations on SQLite and PostgreSQL: they build store.metadata exactly, upgrade old data,
+"""Alembic migrations on SQLite and PostgreSQL: they build schema.metadata exactly, upgrade old data,
 and run at start only when safe."""
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from sqlalchemy import inspect, text
 
 from service.cli import main
 from service.migrations import BASELINE, HEAD, SchemaError, alembic_config, pending_revisions
-from service.store import Store, make_engine, metadata
+from service.schema import metadata
+from service.store import Store, make_engine
 
 NOW = datetime(2022, 1, 5, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def schema_differences(url: str) -> list:
-    """What autogenerate would change to make the database match store.metadata."""
+    """What autogenerate would change to make the database match schema.metadata."""
     engine = make_engine(url)
     with engine.connect() as conn:
         found = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
