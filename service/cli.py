@@ -144,7 +144,7 @@ def cmd_check_mailbox(config: Config, args: argparse.Namespace) -> int:
     if config.mailbox.kind != "imap":
         print(f"邮箱为本地文件夹 (local folder mailbox): {config.mailbox_folder.resolve()}")
         return 0
-    from .fetch_imap import describe_mailbox
+    from .imap_session import describe_mailbox
 
     report = describe_mailbox(config.mailbox)
     if args.json:

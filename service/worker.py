@@ -156,7 +156,8 @@ class Worker:
     # --- IMAP IDLE ------------------------------------------------------------------------------
     def watch_mailbox(self) -> None:
         """Wait in IDLE and wake the poll when mail arrives; polls every poll_interval go on regardless."""
-        from .fetch_imap import ImapSource, MailboxLoginError  # only IMAP deployments need it
+        from .fetch_imap import ImapSource  # only IMAP deployments need it
+        from .imap_session import MailboxLoginError
 
         config = self.app.config
         source, failures = ImapSource(config.mailbox), 0

@@ -9,10 +9,9 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from service.config import MailboxSection
 from service.errors import SourceError
-from service.fetch_imap import (
-    FETCH_ITEMS, ImapSource, MailboxLoginError, MailboxUnavailable, backoff_delay, batches, client_id,
-    describe_mailbox, id_reply, new_uids, search_criteria, source_error, start_after,
-)
+from service.fetch_imap import FETCH_ITEMS, ImapSource, backoff_delay, batches, new_uids, search_criteria, start_after
+from service.imap_session import (MailboxLoginError, MailboxUnavailable, client_id, describe_mailbox, id_reply,
+                                  source_error)
 from tests.dovecot import MemoryState
 
 PASSWORD = "auth-code-XYZ"
