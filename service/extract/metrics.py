@@ -185,9 +185,9 @@ def _settled(text: str, figures: list[_Figure]) -> Metrics:
 # pattern here sees a digit only as "a digit", so texts that differ only in their digits (the
 # template: each 0-9/０-９ made "0", positions kept) read the same: the same figures, kinds, parts and
 # clauses. A shape keeps that reading, with each figure's number as the places its digits come from;
-# later texts of the template only fill in their digits (11 us instead of 29). A template's first
-# text is read in full and only its second builds the shape, so one-off phrasings cost just the
-# template (+1 us). tests/unit/test_metrics.py checks shapes against the full reading.
+# later texts of the template only fill in their digits (9 us instead of 29). A template's first
+# text is read in full and only its second builds the shape, so one-off phrasings cost little more
+# than before (+2 us; bench/bench_metrics.py). tests/unit/test_metrics.py checks shapes against the full reading.
 MAX_SHAPES = 4096
 _DIGIT_CHAR = re.compile(r"[0-9０-９]")  # one at a time: the template keeps every position
 _ASCII_DIGIT = re.compile(r"[0-9]")
