@@ -48,10 +48,6 @@ def one_off_texts(rng: random.Random, count: int) -> list[str]:
     return [f"{text}（{tag}）" for text, tag in zip(repeated_texts(rng, count), sorted(tags))]
 
 
-def full_reading(text: str) -> metrics.Metrics:
-    return metrics._settled(text, metrics._find_figures(metrics._normalise(text)))
-
-
 def cpu_per_text(read: Callable[[str], object], texts: list[str], repeat: int) -> float:
     """Best CPU microseconds per text over `repeat` runs, each starting with empty caches."""
     best = float("inf")
@@ -78,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "repeated phrasings, shapes (us/text)": cpu_per_text(read, repeated, args.repeat),
         "one-off phrasings, shapes (us/text)": cpu_per_text(read, one_off, args.repeat),
-        "repeated phrasings, full reading (us/text)": cpu_per_text(full_reading, repeated, args.repeat),
-        "one-off phrasings, full reading (us/text)": cpu_per_text(full_reading, one_off, args.repeat),
+        "repeated phrasings, full reading (us/text)": cpu_per_text(metrics._read_in_full, repeated, args.repeat),
+        "one-off phrasings, full reading (us/text)": cpu_per_text(metrics._read_in_full, one_off, args.repeat),
     }
     print_table(f"活动成效 reading, {args.texts} texts per mix", [(k, f"{v:.1f}") for k, v in figures.items()])
     write_json(Path(args.out), {"texts": args.texts, "seed": args.seed, "figures": figures})

@@ -24,7 +24,8 @@ from docx.oxml.ns import nsdecls
 
 from service.config import City, load_config
 from tests.builders import make_email
-from tests.table_builders import HEADER, TITLE, make_csv, make_xls, make_xlsx
+from tests import table_builders
+from tests.table_builders import HEADER, TITLE, activity_row, make_csv, make_xls, make_xlsx
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
@@ -35,14 +36,7 @@ FORMATS = [("xlsx", 30), ("xls", 12), ("docx", 8), ("csv", 8), ("zip", 12), ("fo
            ("forward_eml", 4), ("xlsx_merged", 8), ("problem", 10)]
 PROBLEMS = ["no_attachment", "pdf", "truncated_xlsx", "no_header", "unregistered", "raw_gbk_subject",
             "resend_same_id", "unknown_county"]
-ACTIVITIES = [
-    ("{c}网上年货节启动仪式", "线上直播带货+线下年货展销", "参与企业{p}家，上线商品{g}余款，实现销售额{s}万元"),
-    ("{c}“一县一品”直播专场", "抖音、快手直播，县长进直播间", "直播{n}场，观看人次{v}万，参与商家{p}家，销售额{s}万元"),
-    ("{c}年货云购节", "电商平台专区促销，发放消费券", "参与商户{p}户，商品{g}款，成交额{s}万元"),
-    ("{c}农特产品网上行", "社区团购+冷链配送", "带动合作社及企业{p}家，销售农特产品{g}种，销售额约{s}万元"),
-    ("{c}“数商兴农”专场", "兴盛优选、美团优选专区", "参与主体{p}个，上线单品{g}个，实现线上销售{s}万元"),
-    ("{c}老字号年货展", "线下展销，线上同步", "活动效果良好，群众反响热烈"),
-]
+ACTIVITIES = [*table_builders.ACTIVITIES, ("{c}老字号年货展", "线下展销，线上同步", "活动效果良好，群众反响热烈")]
 DEADLINE_SUBJECTS = {"plan": "关于“1+1+N”分会场活动实施计划的报备", "progress": "“2022湖南网上年货节”活动组织情况",
                      "summary": "“2022湖南网上年货节”活动全面总结"}
 DEADLINE_DAYS = {"plan": ("2021-12-20", 12), "progress": ("2021-12-28", 10), "summary": ("2022-01-25", 16)}
@@ -134,12 +128,7 @@ def activity_rows(rng: random.Random, counties: tuple[str, ...], n: int, unknown
         county = counties[rng.randrange(len(counties))]
         if unknown and i % 17 == 3:
             county = "某某新县"
-        name, form, effect = ACTIVITIES[rng.randrange(len(ACTIVITIES))]
-        short = county.removesuffix("区").removesuffix("县").removesuffix("市")
-        rows.append([i + 1, county, f"{county}商务局", name.format(c=short), form,
-                     effect.format(p=rng.randint(8, 160), g=rng.randint(50, 3000), s=rng.randint(20, 4800),
-                                   n=rng.randint(3, 40), v=rng.randint(1, 90)),
-                     "" if rng.random() < 0.8 else "线上线下同步"])
+        rows.append([*activity_row(rng, i + 1, county, ACTIVITIES), "" if rng.random() < 0.8 else "线上线下同步"])
     return rows
 
 

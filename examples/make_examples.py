@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,17 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 from service.config import load_config  # noqa: E402
 from tests.builders import make_email  # noqa: E402
-from tests.table_builders import HEADER, TITLE, make_csv, make_docx, make_xls, make_xlsx  # noqa: E402
+from tests.table_builders import HEADER, TITLE, activity_row, make_csv, make_docx, make_xls, make_xlsx  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 OUT = ROOT / "examples" / "mail"
-ACTIVITIES = [
-    ("{c}网上年货节启动仪式", "线上直播带货+线下年货展销", "参与企业{p}家，上线商品{g}余款，实现销售额{s}万元"),
-    ("{c}“一县一品”直播专场", "抖音、快手直播，县长进直播间", "直播{n}场，观看人次{v}万，参与商家{p}家，销售额{s}万元"),
-    ("{c}年货云购节", "电商平台专区促销，发放消费券", "参与商户{p}户，商品{g}款，成交额{s}万元"),
-    ("{c}农特产品网上行", "社区团购+冷链配送", "带动合作社及企业{p}家，销售农特产品{g}种，销售额约{s}万元"),
-    ("{c}“数商兴农”专场", "兴盛优选、美团优选专区", "参与主体{p}个，上线单品{g}个，实现线上销售{s}万元"),
-]
 
 
 def at(day: str, hour: int, minute: int = 0) -> datetime:
@@ -40,11 +33,7 @@ def activity_rows(rng: random.Random, counties: list[str], n: int) -> list[list[
     rows = []
     for i in range(n):
         county = counties[i % len(counties)]
-        name, form, effect = ACTIVITIES[rng.randrange(len(ACTIVITIES))]
-        short = county.removesuffix("区").removesuffix("县").removesuffix("市")
-        rows.append([i + 1, county, f"{county}商务局", name.format(c=short), form,
-                     effect.format(p=rng.randint(8, 160), g=rng.randint(50, 3000), s=rng.randint(20, 4800),
-                                   n=rng.randint(3, 40), v=rng.randint(1, 90)), ""])
+        rows.append([*activity_row(rng, i + 1, county), ""])
     return rows
 
 

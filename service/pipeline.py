@@ -117,11 +117,11 @@ def _recorded(app: App, batch: list[Fetched], deriver: Deriver) -> _Work:
     recorded = app.store.record_messages(found, app.clock(), marks)
     raws, skipped = {}, []
     for (stored, is_new), fetched in zip(recorded, batch):
-        if is_new:
-            raws[stored.id] = fetched.raw if len(fetched.raw) < BY_ARCHIVE_BYTES else len(fetched.raw)
-        else:
+        if not is_new:
             log.info("message %s: already archived (%s), skipped", stored.id, fetched.source_id)
             skipped.append(Outcome(stored.id, is_new=False))
+        elif len(fetched.raw) < BY_ARCHIVE_BYTES:  # bigger mail is read back from the archive by the deriver
+            raws[stored.id] = fetched.raw
     batch.clear()  # archived: big mail is read back by the deriver, not held here
     work = _submitted(app, [stored for stored, is_new in recorded if is_new], deriver, raws)
     work.skipped = skipped
@@ -129,7 +129,7 @@ def _recorded(app: App, batch: list[Fetched], deriver: Deriver) -> _Work:
 
 
 def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
-               raws: dict[int, bytes | int] | None = None) -> _Work:
+               raws: dict[int, bytes] | None = None) -> _Work:
     """Hand the batch's messages to the deriver (raw bytes from `raws`, else from the archive)."""
     ready: dict[int, Derived] = {}
     todo: list[int] = []
@@ -142,22 +142,27 @@ def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
             at = s.source_received_at or s.ingested_at  # when the office got it, as for other mail
             ready[s.id] = Derived(empty_result(at), [problem_values(problem)], [])
             continue
-        raw = (raws or {}).get(s.id)
-        if raw is None:
-            try:
-                on_disk = app.archive.path_for(s.sha256).stat().st_size
-                raw = app.archive.load(s.sha256) if on_disk < BY_ARCHIVE_BYTES else on_disk
-            except OSError as err:  # the disk lost it: recorded, and the others go on
-                problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
-                ready[s.id] = failed(s.ingested_at, problem, f"archive unreadable: {err}")
-                continue
+        try:
+            job, job_bytes = _job(app, s, (raws or {}).get(s.id))
+        except OSError as err:  # the disk lost it: recorded, and the others go on
+            problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
+            ready[s.id] = failed(s.ingested_at, problem, f"archive unreadable: {err}")
+            continue
         todo.append(s.id)
-        # an int is the size of big mail left in the archive: the deriver reads it by sha256
-        big = isinstance(raw, int)
-        jobs.append(Job(b"", s.source_received_at, s.ingested_at, s.sha256) if big
-                    else Job(raw, s.source_received_at, s.ingested_at))
-        size += raw if big else len(raw)
+        jobs.append(job)
+        size += job_bytes
     return _Work(stored, ready, todo, deriver.submit(jobs) if jobs else list, size)
+
+
+def _job(app: App, stored: StoredMessage, raw: bytes | None) -> tuple[Job, int]:
+    """The job for a message and the bytes it stands for; without `raw`, small mail is loaded from the
+    archive here and big mail (BY_ARCHIVE_BYTES or more) is left there for the deriver to read."""
+    if raw is None:
+        size = app.archive.path_for(stored.sha256).stat().st_size
+        if size >= BY_ARCHIVE_BYTES:
+            return Job(b"", stored.source_received_at, stored.ingested_at, stored.sha256), size
+        raw = app.archive.load(stored.sha256)
+    return Job(raw, stored.source_received_at, stored.ingested_at), len(raw)
 
 
 def _written_in_order(app: App, works: Iterator[_Work],

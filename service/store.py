@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable

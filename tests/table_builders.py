@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from collections.abc import Sequence
 
 import docx
@@ -32,8 +33,27 @@ SAMPLE_ROWS: list[list[object]] = [
     [4, "宁乡市", "宁乡市商务局", "宁乡花猪年货直通车", "社区团购+直播",
      "参与主体45家，销售额1800万元", ""],
 ]
+# (活动名称, 活动形式及具体内容, 活动成效) with {c} the county's short name and random figures, for
+# generated reports (examples/make_examples.py, bench/corpus.py)
+ACTIVITIES = [
+    ("{c}网上年货节启动仪式", "线上直播带货+线下年货展销", "参与企业{p}家，上线商品{g}余款，实现销售额{s}万元"),
+    ("{c}“一县一品”直播专场", "抖音、快手直播，县长进直播间", "直播{n}场，观看人次{v}万，参与商家{p}家，销售额{s}万元"),
+    ("{c}年货云购节", "电商平台专区促销，发放消费券", "参与商户{p}户，商品{g}款，成交额{s}万元"),
+    ("{c}农特产品网上行", "社区团购+冷链配送", "带动合作社及企业{p}家，销售农特产品{g}种，销售额约{s}万元"),
+    ("{c}“数商兴农”专场", "兴盛优选、美团优选专区", "参与主体{p}个，上线单品{g}个，实现线上销售{s}万元"),
+]
 TITLE_ROWS: list[list[object]] = [[TITLE], [UNIT_LINE], [CONTACT_LINE]]
 TITLE_MERGES: list[Merge] = [(0, 0, 0, 6)]
+
+
+def activity_row(rng: random.Random, seq: int, county: str,
+                 activities: Sequence[tuple[str, str, str]] = ACTIVITIES) -> list[object]:
+    """序号, county, 举办单位, 活动名称, 形式 and 成效 (with random figures) of one generated row; no 备注."""
+    name, form, effect = activities[rng.randrange(len(activities))]
+    short = county.removesuffix("区").removesuffix("县").removesuffix("市")
+    return [seq, county, f"{county}商务局", name.format(c=short), form,
+            effect.format(p=rng.randint(8, 160), g=rng.randint(50, 3000), s=rng.randint(20, 4800),
+                          n=rng.randint(3, 40), v=rng.randint(1, 90))]
 
 
 def template_rows(rows: Cells = SAMPLE_ROWS, header: Sequence[object] = HEADER) -> list[list[object]]:

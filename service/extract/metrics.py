@@ -134,17 +134,22 @@ def _parse_metrics(text: str) -> Metrics:
     if shape is None:
         if template not in _SEEN_ONCE:  # a shape pays from a template's third text on: none for one-offs
             _bounded_add(_SEEN_ONCE, template, True)
-            return _settled(text, _find_figures(_normalise(text)))
+            return _read_in_full(text)
         shape = _shape(text, template.count("0"))
         _bounded_add(_SHAPES, template, shape)
     if shape is _UNSHAPED:
-        return _settled(text, _find_figures(_normalise(text)))
+        return _read_in_full(text)
     slots, one_per_field = shape
     digits = "".join(_DIGIT_CHAR.findall(text)).translate(_ASCII_DIGITS)
     if one_per_field:
         return _one_per_field(text, slots, digits)
     return _settled(text, [_Figure(kind, _slot_value(pieces, mult, kind, digits) if pieces else None, part, clause)
                            for kind, pieces, mult, part, clause in slots])
+
+
+def _read_in_full(text: str) -> Metrics:
+    """The reading shapes stand in for (and are checked against)."""
+    return _settled(text, _find_figures(_normalise(text)))
 
 
 def _one_per_field(text: str, slots: tuple[Slot, ...], digits: str) -> Metrics:

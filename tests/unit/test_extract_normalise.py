@@ -7,7 +7,7 @@ from service.extract.grid import Grid
 from service.extract.normalise import (EXAMPLE_WORDS, HEADER_ALIASES, NAME_ALIAS_ENDS, SKIP_WORD_STARTS, TOTAL_WORDS,
                                        find_header, match_field, normalise_grid, parse_meta)
 from service.text import fold
-from tests.grid_samples import CONTACT, HEADER, ROW1, ROW2, TITLE, UNIT
+from tests.grid_samples import CONTACT, HEADER, ROW1, TITLE, UNIT
 
 
 def table(cells, merged=(), merges_known=True, preamble=()):
