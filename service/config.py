@@ -123,6 +123,12 @@ class LimitsSection(_Frozen):
     # Larger mail is archived but not parsed (a message_too_large problem asks staff to open it):
     # 163 Mail sends attachments up to 50 MB, about 70 MB once base64-encoded.
     max_message_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Checked before a reader allocates (a cell at XFD1048576 is a few bytes in the file and 512 GB in
+    # calamine). Real 附件1 tables have a few hundred rows and under 20 columns.
+    max_rows: int = Field(default=20_000, gt=0)  # used range of one sheet or Word table, and of one attachment's together
+    max_columns: int = Field(default=200, gt=0)  # used range of one sheet or Word table (gridSpan, gridBefore included)
+    max_rows_per_message: int = Field(default=100_000, gt=0)  # sheet rows read from all attachments of one message
+    max_part_bytes: int = Field(default=32 * 1024 * 1024, gt=0)  # any one part of an xlsx/docx/ods once inflated
 
 
 class SmtpSection(_ServerSection):

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .attribute import attribute_message, received_time
 from .config import Config
-from .extract import extract_attachment
+from .extract import extract_attachments
 from .model import Attribution, Message, Problem, Row, Table
 from .parse import parse_message
 from .validate import validate_rows
@@ -63,7 +63,7 @@ def failed(at: datetime, problem: Problem, error: str = "") -> Derived:
 
 def _derive(job: Job, config: Config) -> Derived:
     message = parse_message(job.raw, config.limits, config.tz)
-    tables, problems = _extract_all(message)
+    tables, problems = extract_attachments(message.attachments, config.limits)
     at = received_time(message, job.source_received_at, job.ingested_at, config)
     attribution = attribute_message(message, tables, at, config)
     problems = list(message.problems) + problems + list(attribution.problems)
@@ -77,16 +77,6 @@ def _derive(job: Job, config: Config) -> Derived:
     headers_only = replace(message, attachments=tuple(replace(a, content=b"") for a in message.attachments))
     return Derived(_result_values(message, attribution, tables), [problem_values(p) for p in problems], rows,
                    headers_only, attribution, tuple(problems))
-
-
-def _extract_all(message: Message) -> tuple[list[Table], list[Problem]]:
-    tables: list[Table] = []
-    problems: list[Problem] = []
-    for attachment in message.attachments:
-        found = extract_attachment(attachment)
-        tables.extend(found.tables)
-        problems.extend(found.problems)
-    return tables, problems
 
 
 def table_metric_problems(table: Table) -> list[Problem]:

@@ -13,7 +13,9 @@ from typing import Callable
 import python_calamine
 import xlrd
 
+from ..config import LimitsSection
 from ..model import Attachment, Extraction, Problem, Table
+from .bounds import ReadBounds, RowBudget, check_office_parts
 from .csv import read_csv
 from .doc import convert_with_office, office_binary, read_doc
 from .docx import read_docx
@@ -24,7 +26,7 @@ from .xlsx import read_xlsx
 
 log = logging.getLogger(__name__)
 
-Reader = Callable[[bytes], list[Grid]]
+Reader = Callable[[bytes, ReadBounds], list[Grid]]
 READERS: dict[str, Reader] = {
     "xlsx": read_xlsx, "xlsm": read_xlsx, "ods": read_xlsx, "xls": read_xls,
     "docx": read_docx, "doc": read_doc,
@@ -38,17 +40,35 @@ NATIVE_FAILURES = (ReadProblem, ValueError, TypeError, IndexError, KeyError, Ass
 FORMAT_PHRASES = {"pdf": " .pdf 格式", "image": "图片", "rtf": " .rtf 格式", "html": "网页（.html）格式",
                   "et": " WPS .et 格式", "wps": " WPS .wps 格式", "unknown": "无法识别的格式"}
 SILENT_KINDS = {"text", "eml", "zip"}  # bodies and containers: unpacked or read elsewhere
+OFFICE_ZIPS = {"xlsx", "xlsm", "ods", "docx"}
 
 
-def extract_attachment(att: Attachment) -> Extraction:
-    """Tables and problems of one attachment; any reader failure becomes a Problem."""
+def extract_attachments(attachments: tuple[Attachment, ...], limits: LimitsSection) -> tuple[list[Table], list[Problem]]:
+    """Tables and problems of all the attachments of one message, which share its row budget."""
+    budget = RowBudget(limits.max_rows_per_message)
+    tables: list[Table] = []
+    problems: list[Problem] = []
+    for attachment in attachments:
+        found = extract_attachment(attachment, limits, budget)
+        tables.extend(found.tables)
+        problems.extend(found.problems)
+    return tables, problems
+
+
+def extract_attachment(att: Attachment, limits: LimitsSection | None = None,
+                       budget: RowBudget | None = None) -> Extraction:
+    """Tables and problems of one attachment; any reader failure becomes a Problem.
+
+    budget: the rows the message's other attachments left (default: a message of its own).
+    """
     kind = "csv" if att.kind == "text" and att.filename.lower().endswith((".csv", ".tsv")) else att.kind
     if kind in SILENT_KINDS:
         return Extraction()
     if kind == "encrypted":
         return Extraction(problems=(_encrypted(att.filename),))
+    bounds = ReadBounds.for_attachment(att.filename, limits or LimitsSection(), budget)
     try:
-        grids = _read_grids(kind, att)
+        grids = _read_grids(kind, att, bounds)
     except ReadProblem as err:
         return Extraction(problems=(Problem(err.code, err.message_zh, err.detail, file=att.filename),))
     except python_calamine.PasswordError as err:
@@ -60,25 +80,29 @@ def extract_attachment(att: Attachment) -> Extraction:
         return Extraction(problems=(Problem("unreadable_attachment",
                                             f"附件“{att.filename}”无法读取（文件损坏或格式不符）",
                                             detail=repr(err), file=att.filename),))
-    return tables_from_grids(grids, att.filename, spreadsheet=kind not in WORD_KINDS)
+    # a sheet refused for its size is its own problem: no_header would only add noise
+    found = tables_from_grids(grids, att.filename, spreadsheet=kind not in WORD_KINDS and not bounds.problems)
+    return Extraction(found.tables, tuple(bounds.problems) + found.problems)
 
 
-def _read_grids(kind: str, att: Attachment) -> list[Grid]:
+def _read_grids(kind: str, att: Attachment, bounds: ReadBounds) -> list[Grid]:
     """Grids from the reader for kind; WPS files are tried as xls/doc, then via LibreOffice."""
     if kind == "csv":
-        return read_csv(att.content, name=att.filename)
+        return read_csv(att.content, name=att.filename, bounds=bounds)
+    if kind in OFFICE_ZIPS:
+        check_office_parts(att.content, att.filename, bounds.limits)
     if kind in READERS:
-        return READERS[kind](att.content)
+        return READERS[kind](att.content, bounds)
     if kind in WPS_FORMATS:
-        return _read_wps(kind, att)
+        return _read_wps(kind, att, bounds)
     raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), detail=f"kind={kind}")
 
 
-def _read_wps(kind: str, att: Attachment) -> list[Grid]:
+def _read_wps(kind: str, att: Attachment, bounds: ReadBounds) -> list[Grid]:
     """WPS .et/.wps: most are BIFF8/Word 97 inside, else LibreOffice converts them if installed."""
     native, target, reader = WPS_FORMATS[kind]
     try:
-        return native(att.content)
+        return native(att.content, bounds)
     except NATIVE_FAILURES as err:
         log.info("extract: %s not readable as %s: %r", att.filename, native.__name__, err)
     if not office_binary():
@@ -88,7 +112,8 @@ def _read_wps(kind: str, att: Attachment) -> list[Grid]:
     except (OSError, ValueError, subprocess.TimeoutExpired) as err:
         # e.g. LibreOffice installed without Calc: the city can still resend as .xlsx
         raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), repr(err)) from err
-    return reader(converted)
+    check_office_parts(converted, att.filename, bounds.limits)
+    return reader(converted, bounds)
 
 
 def _unsupported_message(filename: str, kind: str) -> str:

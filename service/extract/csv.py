@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import io
 
+from ..config import LimitsSection
 from ..text import clean_cell
+from .bounds import ReadBounds
 from .grid import Grid
 
 DELIMITERS = ",\t;"
@@ -30,9 +32,19 @@ def sniff_delimiter(text: str) -> str:
         return max(counts, key=counts.get)
 
 
-def read_csv(content: bytes, name: str = "CSV") -> list[Grid]:
-    """One grid; cells exactly as written, surrounding whitespace stripped."""
+def read_csv(content: bytes, name: str = "CSV", bounds: ReadBounds | None = None) -> list[Grid]:
+    """One grid within the bounds; cells exactly as written, surrounding whitespace stripped."""
+    bounds = bounds or ReadBounds.for_attachment(name, LimitsSection())
+    limits = bounds.limits
     text = decode_text(content)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
-    cells = [[clean_cell(v) for v in row] for row in reader]
-    return [Grid(sheet=name, cells=cells, merges_known=False)]
+    cells: list[list[str]] = []
+    for row in reader:  # stop at the first row past a bound: never hold more than the limits
+        if len(cells) >= limits.max_rows or len(row) > limits.max_columns:
+            rows, columns = len(cells) + 1, len(row)
+            bounds.admits(name, rows, columns, f"第 {rows} 行，{columns} 列")
+            return []
+        cells.append([clean_cell(v) for v in row])
+    columns = max(map(len, cells), default=0)
+    return [Grid(sheet=name, cells=cells, merges_known=False)] if bounds.admits(
+        name, len(cells), columns, f"{len(cells)} 行 × {columns} 列") else []

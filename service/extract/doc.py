@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Iterator
 from xml.etree import ElementTree
 
+from ..config import LimitsSection
 from ..text import clean_cell
+from .bounds import ReadBounds
 from .docx import PREAMBLE_LINES, read_docx
 from .grid import Grid, ReadProblem
 
@@ -22,13 +24,16 @@ ANTIWORD_TIMEOUT = 30  # seconds; antiword is fast, a hang means a hostile file
 OFFICE_TIMEOUT = 120  # seconds; LibreOffice's first start builds its profile
 
 
-def read_doc(content: bytes) -> list[Grid]:
-    """Tables of a Word 97-2003 document, with the paragraphs before each."""
+def read_doc(content: bytes, bounds: ReadBounds | None = None) -> list[Grid]:
+    """Tables of a Word 97-2003 document within the bounds, with the paragraphs before each."""
+    bounds = bounds or ReadBounds.for_attachment("", LimitsSection())
     antiword = shutil.which("antiword")
     if antiword:
-        return grids_from_docbook(_run_antiword(antiword, content))
+        # antiword's text is no larger than the document, so the tables are counted once read
+        grids = grids_from_docbook(_run_antiword(antiword, content))
+        return [grid for grid in grids if _admitted(grid, bounds)]
     if office_binary():
-        return read_docx(convert_with_office(content, "doc", "docx"))
+        return read_docx(convert_with_office(content, "doc", "docx"), bounds)
     raise ReadProblem("unreadable_attachment", "未安装 antiword，无法读取 .doc", "antiword not on PATH")
 
 
@@ -62,6 +67,11 @@ def grids_from_docbook(xml_text: str) -> list[Grid]:
                           preamble=preamble, merges_known=False))
         pending = []
     return grids
+
+
+def _admitted(grid: Grid, bounds: ReadBounds) -> bool:
+    rows, columns = len(grid.cells), max(map(len, grid.cells), default=0)
+    return bounds.admits(grid.sheet, rows, columns, f"{rows} 行 × {columns} 列")
 
 
 def _blocks(elem: ElementTree.Element) -> Iterator[tuple[str, object]]:

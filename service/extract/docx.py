@@ -20,7 +20,8 @@ python-docx's reading rules, so grids come out the same:
   made the whole attachment unreadable).
 
 Each merged cell's text is written once, at its top-left position, and the positions
-sharing one cell are reported as merged ranges.
+sharing one cell are reported as merged ranges. A table with more rows, or a row wider (gridBefore,
+gridSpan, gridAfter), than the limits is refused before its grid is built (bounds.py).
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ import zipfile
 
 from lxml import etree
 
+from ..config import LimitsSection
 from ..text import clean_cell
+from .bounds import ReadBounds
 from .grid import Grid, Merge
 
 PREAMBLE_LINES = 12  # paragraphs kept before each table (title, 填报单位, 联系人)
@@ -38,8 +41,8 @@ PREAMBLE_LINES = 12  # paragraphs kept before each table (title, 填报单位, �
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _BODY, _P, _TBL, _TR, _TC = (f"{_W}{t}" for t in ("body", "p", "tbl", "tr", "tc"))
 _R, _T, _BR, _HYPERLINK, _INS = (f"{_W}{t}" for t in ("r", "t", "br", "hyperlink", "ins"))
-_TRPR, _GRIDBEFORE, _TCPR, _GRIDSPAN, _VMERGE = (
-    f"{_W}{t}" for t in ("trPr", "gridBefore", "tcPr", "gridSpan", "vMerge"))
+_TRPR, _GRIDBEFORE, _GRIDAFTER, _TCPR, _GRIDSPAN, _VMERGE = (
+    f"{_W}{t}" for t in ("trPr", "gridBefore", "gridAfter", "tcPr", "gridSpan", "vMerge"))
 _VAL = f"{_W}val"
 _BR_TYPE = f"{_W}type"
 # Run children with a fixed text equivalent (python-docx's CT_R.text).
@@ -50,20 +53,50 @@ _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relations
 _PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False)
 
 
-def read_docx(content: bytes) -> list[Grid]:
-    """Every top-level table in body order, with the paragraphs just before it."""
+class TableTooWide(Exception):
+    """A row of a Word table spans more grid columns than allowed (raised before the row is built)."""
+
+    def __init__(self, row: int, width: int) -> None:
+        super().__init__(f"row {row}: {width} grid columns")
+        self.row, self.width = row, width
+
+
+def read_docx(content: bytes, bounds: ReadBounds | None = None) -> list[Grid]:
+    """Every top-level table within the bounds in body order, with the paragraphs just before it."""
+    bounds = bounds or ReadBounds.for_attachment("", LimitsSection())
     body = _document_root(content).find(_BODY)
     grids: list[Grid] = []
     lines: list[str] = []
+    tables = 0
     for block in body if body is not None else ():
         if block.tag == _P:
             text = clean_cell(_paragraph_text(block))
             if text:
                 lines.append(text)
         elif block.tag == _TBL:
-            grids.append(table_grid(block, f"表格{len(grids) + 1}", tuple(lines[-PREAMBLE_LINES:])))
+            tables += 1
+            grid = _bounded_table_grid(block, f"表格{tables}", tuple(lines[-PREAMBLE_LINES:]), bounds)
+            if grid is not None:
+                grids.append(grid)
             lines = []
     return grids
+
+
+def _bounded_table_grid(tbl: etree._Element, name: str, preamble: tuple[str, ...],
+                        bounds: ReadBounds) -> Grid | None:
+    """The table's grid, or None (and a Problem) when it has too many rows or too wide a row."""
+    limits = bounds.limits
+    rows = sum(1 for _ in tbl.iterchildren(_TR))
+    if rows > limits.max_rows:
+        bounds.admits(name, rows, 0, f"{rows} 行")
+        return None
+    try:
+        grid = table_grid(tbl, name, preamble, max_columns=limits.max_columns)
+    except TableTooWide as err:
+        bounds.admits(name, rows, err.width, f"第 {err.row} 行宽 {err.width} 列")
+        return None
+    width = max(map(len, grid.cells), default=0)
+    return grid if bounds.admits(name, rows, width, f"{rows} 行 × {width} 列") else None
 
 
 def _document_root(content: bytes) -> etree._Element:
@@ -79,15 +112,21 @@ def _document_root(content: bytes) -> etree._Element:
         return etree.fromstring(package.read(name), _PARSER)
 
 
-def table_grid(tbl: etree._Element, name: str, preamble: tuple[str, ...] = ()) -> Grid:
-    """Cells as text, each merged cell's text once at its top-left, merges as ranges."""
+def table_grid(tbl: etree._Element, name: str, preamble: tuple[str, ...] = (), max_columns: int = 1 << 14) -> Grid:
+    """Cells as text, each merged cell's text once at its top-left, merges as ranges.
+
+    Raises TableTooWide before building a row wider than max_columns (gridBefore, the cells' spans
+    and gridAfter together): <w:gridSpan w:val="200000000"/> is a few bytes.
+    """
     cells: list[list[str]] = []
     owners: list[list[int | None]] = []  # per grid position: which <w:tc> (by number) covers it
     texts: list[str] = []  # text of <w:tc> number i
     spans: list[int] = []  # gridSpan of <w:tc> number i
     above: dict[int, int] = {}  # previous row: grid offset where a <w:tc> starts -> its owner
-    for tr in tbl.iterchildren(_TR):
-        offset = _grid_before(tr)
+    for number, tr in enumerate(tbl.iterchildren(_TR), start=1):
+        offset, after = _grid_before_after(tr)
+        if offset + after > max_columns:
+            raise TableTooWide(number, offset + after)
         row: list[int | None] = [None] * offset
         starts: dict[int, int] = {}
         for tc in tr.iterchildren(_TC):
@@ -98,6 +137,9 @@ def table_grid(tbl: etree._Element, name: str, preamble: tuple[str, ...] = ()) -
                 texts.append(clean_cell("\n".join(_paragraph_text(p) for p in tc.iterchildren(_P))))
                 spans.append(span)
             starts[offset] = owner
+            width = max(len(row), offset) + max(spans[owner], span) + after
+            if width > max_columns:
+                raise TableTooWide(number, width)
             row += [owner] * spans[owner]  # python-docx repeats the owning cell across its span
             offset += span
         above = starts
@@ -109,11 +151,14 @@ def table_grid(tbl: etree._Element, name: str, preamble: tuple[str, ...] = ()) -
     return Grid(sheet=name, cells=cells, merged=_merges(owners), preamble=preamble)
 
 
-def _grid_before(tr: etree._Element) -> int:
-    """Empty grid positions before the row's first cell (./w:trPr/w:gridBefore/@w:val)."""
+def _grid_before_after(tr: etree._Element) -> tuple[int, int]:
+    """Empty grid positions before the row's first cell and after its last (w:trPr/w:gridBefore, w:gridAfter)."""
     props = tr.find(_TRPR)
-    found = None if props is None else props.find(_GRIDBEFORE)
-    return 0 if found is None else int(found.get(_VAL))
+    if props is None:
+        return 0, 0
+    before, after = props.find(_GRIDBEFORE), props.find(_GRIDAFTER)
+    return (0 if before is None else max(int(before.get(_VAL)), 0),
+            0 if after is None else max(int(after.get(_VAL)), 0))
 
 
 def _cell_props(tc: etree._Element) -> tuple[int, bool]:
