@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.message
+import hashlib
 import email.parser
 import html as htmllib
 import re
@@ -52,6 +53,8 @@ class _Found:
     attachments: list[Attachment] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     labels: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # label issue -> where
+    first_names: dict[str, str] = field(default_factory=dict)  # sha256 of each file taken -> its name
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # sha256 -> names of the copies ignored
     parts_left: int = MAX_PARTS
     nesting: int = 0
 
@@ -97,10 +100,25 @@ def parse_message(raw: bytes, limits: LimitsSection, tz: ZoneInfo, lift_above: i
         html=html,
         attachments=tuple(found.attachments),
         auto_generated=is_auto_generated(msg, sender, subject),
-        problems=tuple(found.problems + label_problems(found.labels)),
+        problems=tuple(found.problems + label_problems(found.labels) + duplicate_problems(found)),
         in_reply_to=plain_header(msg, "in-reply-to"),
         references=" ".join(plain_header(msg, "references").split()),
     )
+
+
+def duplicate_problems(found: _Found) -> list[Problem]:
+    """One Problem per file that came more than once (attached twice, zipped twice, forwarded again)."""
+    problems = []
+    for digest, copies in found.duplicates.items():
+        first = found.first_names[digest]
+        if len(copies) == 1:
+            message = f"附件“{copies[0]}”与同一邮件中的另一附件“{first}”内容相同，已忽略重复的一份"
+        else:
+            message = f"另有 {len(copies)} 个附件与同一邮件中的附件“{first}”内容相同，已忽略重复的 {len(copies)} 份"
+        shown = "; ".join(unsafe_name_detail(name) for name in copies[:5])
+        problems.append(Problem("duplicate_attachment", message, detail=f"sha256={digest[:16]}: {shown}"[:500],
+                                file=first))
+    return problems
 
 
 def html_to_text(html: str) -> str:
@@ -210,6 +228,8 @@ def _add_file(found: _Found, name: str, data: bytes, declared: str, origin: str,
     if _too_large(found, name, len(data)):
         return
     kind = sniff_kind(data, name)
+    if _is_duplicate(found, name, data, kind):
+        return
     if kind in ("zip", "eml") and depth + 1 > limits.max_depth:
         found.problem("too_deep", f"附件“{name}”嵌套层数过多，未展开", detail=f"max_depth={limits.max_depth}", file=name)
     elif kind == "eml":
@@ -225,6 +245,20 @@ def _add_file(found: _Found, name: str, data: bytes, declared: str, origin: str,
                 _add_file(found, member_name, member_data, "", _join(origin, name), depth + 1)
             return
     found.attachments.append(Attachment(name, data, kind, declared, origin))
+
+
+def _is_duplicate(found: _Found, name: str, data: bytes, kind: str) -> bool:
+    """True for a file whose bytes this message already delivered: it is read once, whatever its depth.
+
+    A repeated image (a logo in a signature) is dropped without a problem: it carries no figures.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in found.first_names:
+        found.first_names[digest] = name
+        return False
+    if kind != "image":
+        found.duplicates.setdefault(digest, []).append(name)
+    return True
 
 
 def _too_large(found: _Found, name: str, size: int) -> bool:

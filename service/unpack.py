@@ -2,7 +2,9 @@
 mail a client wrongly encoded, and safe names for whatever comes out.
 
 Zip bounds are checked on the declared sizes and again while inflating in chunks,
-because declared sizes can lie. Whatever is refused becomes a Problem.
+because declared sizes can lie. Central-directory entries pointing at a member already read
+(one member listed 200 times multiplies its rows by 200) are skipped before inflating.
+Whatever is refused becomes a Problem.
 """
 from __future__ import annotations
 
@@ -60,11 +62,17 @@ def read_zip(content: bytes, zip_name: str, limits: LimitsSection,
                             detail=repr(err), file=zip_name)]
     members: list[tuple[str, bytes]] = []
     problems: list[Problem] = []
+    offsets: set[int] = set()
+    shared: list[str] = []
     with archive:
         for info in infos:
             name = member_name(info)
             if _is_junk(name):
                 continue
+            if info.header_offset in offsets:
+                shared.append(name)
+                continue
+            offsets.add(info.header_offset)
             if budget.members_left <= 0:
                 problems.append(Problem("zip_too_many_members",
                                         f"附件“{zip_name}”中的文件过多，其余文件未读取",
@@ -76,10 +84,20 @@ def read_zip(content: bytes, zip_name: str, limits: LimitsSection,
                 problems.append(problem)
             if data is not None:
                 members.append((name, data))
+    if shared:
+        problems.append(_shared_entries_problem(zip_name, shared))
     unsafe = [name for name, _ in members if is_unsafe_name(name, folders_ok=True)]
     if unsafe:
         problems.append(_unsafe_members_problem(zip_name, unsafe))
     return members, problems
+
+
+def _shared_entries_problem(zip_name: str, names: list[str]) -> Problem:
+    """One Problem per zip for directory entries that share another entry's data."""
+    shown = "; ".join(unsafe_name_detail(name) for name in names[:NAMES_SHOWN])
+    more = f" (+{len(names) - NAMES_SHOWN} more)" if len(names) > NAMES_SHOWN else ""
+    return Problem("duplicate_attachment", f"附件“{zip_name}”中有 {len(names)} 个文件与其中另一文件指向同一份数据"
+                   "（内容相同），已忽略重复的条目", detail=shown + more, file=zip_name)
 
 
 def _unsafe_members_problem(zip_name: str, names: list[str]) -> Problem:

@@ -178,7 +178,7 @@ def test_absurdly_nested_multiparts_are_a_problem_not_a_crash(levels):
 
 def test_a_message_with_thousands_of_parts_is_read_up_to_a_cap():
     raw = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n" + b"".join(
-        b"--x\r\nContent-Type: application/octet-stream; name=a%d.bin\r\n\r\nabc\r\n" % i for i in range(3000))
+        b"--x\r\nContent-Type: application/octet-stream; name=a%d.bin\r\n\r\nabc%d\r\n" % (i, i) for i in range(3000))
     msg = _parse(raw + b"--x--\r\n")
     assert 0 < len(msg.attachments) < 3000 and [p.code for p in msg.problems] == ["too_many_parts"]
 
