@@ -21,6 +21,7 @@ _CELL_RECORDS = frozenset({0x0203, 0x00FD, 0x0204, 0x00D6, 0x027E, 0x0006, 0x020
                            0x0001, 0x0002, 0x0003, 0x0004, 0x0005})
 _MULTI_RECORDS = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK: row, first column ... last column
 UNKNOWN = 1 << 31
+_U16_PAIR = struct.Struct("<HH").unpack_from
 
 
 def read_xls(content: bytes, bounds: ReadBounds | None = None) -> list[Grid]:
@@ -85,21 +86,33 @@ def _worksheets(stream: bytes) -> list[tuple[int, bool]]:
 
 
 def _substream_extent(stream: bytes, offset: int) -> tuple[int, int]:
+    """(rows, columns) of one sheet's cells and merges; a plain loop, as it meets every cell record."""
     rows = columns = 0
-    for kind, data in _records(stream, offset):
-        if kind in _CELL_RECORDS and len(data) >= 4:
-            row, column = struct.unpack_from("<HH", data)
-            rows, columns = max(rows, row + 1), max(columns, column + 1)
-        elif kind in _MULTI_RECORDS and len(data) >= 6:
-            row, = struct.unpack_from("<H", data)
-            last, = struct.unpack_from("<H", data, len(data) - 2)
-            rows, columns = max(rows, row + 1), max(columns, last + 1)
-        elif kind == _MERGEDCELLS and len(data) >= 2:
-            count, = struct.unpack_from("<H", data)
-            for at in range(2, min(2 + 8 * count, len(data) - 7), 8):
-                _first_row, last_row, _first_col, last_col = struct.unpack_from("<HHHH", data, at)
-                rows, columns = max(rows, last_row + 1), max(columns, last_col + 1)
+    pos, end = offset, len(stream)
+    while 0 <= pos and pos + 4 <= end:
+        kind, size = _U16_PAIR(stream, pos)
+        body = pos + 4
+        if body + size > end or kind == _EOF:
+            break
+        if kind in _CELL_RECORDS and size >= 4:
+            row, column = _U16_PAIR(stream, body)
+        elif kind in _MULTI_RECORDS and size >= 6:
+            row, column = _U16_PAIR(stream, body)[0], _U16_PAIR(stream, body + size - 4)[1]
+        elif kind == _MERGEDCELLS and size >= 2:
+            row, column = _merges_extent(stream[body:body + size])
+        else:
+            pos = body + size
+            continue
+        rows, columns = max(rows, row + 1), max(columns, column + 1)
+        pos = body + size
     return rows, columns
+
+
+def _merges_extent(data: bytes) -> tuple[int, int]:
+    """The last row and column any range of a MERGEDCELLS record reaches (xlrd grows the sheet to them)."""
+    count, = struct.unpack_from("<H", data)
+    ranges = [struct.unpack_from("<HHHH", data, at) for at in range(2, min(2 + 8 * count, len(data) - 7), 8)]
+    return max((r[1] for r in ranges), default=0), max((r[3] for r in ranges), default=0)
 
 
 class _Silent:

@@ -150,12 +150,14 @@ def test_the_dimension_is_not_trusted_either_way():
     (b'<row r="9000"><c r="XFD9000" s="1"/><c r="C9000" t="s"></c></row>', (1, 1)),  # empty cells: calamine skips
     (b'<row r="100"><c r="C100" t="inlineStr"><is><t></t></is></c></row>', (100, 3)),
     (b"<row r='30001'><c r='B30001'><v>1</v></c></row>", (30001, 2)),  # single quotes
+    (b'<row r="3"><x:c r="XFD3"><x:v>1</x:v></x:c></row>', (3, 16384)),  # a namespace prefix
+    (b'<row r="4"><c s="1" r="IV4"><v>1</v></c></row>', (4, 256)),  # r not first
 ])
 def test_the_measured_extent_is_the_one_calamine_builds(cells, extent):
     content = replace_part(make_xlsx([["a"]]), "xl/worksheets/sheet1.xml",
                            lambda xml: xml.replace(b"</sheetData>", cells + b"</sheetData>"))
     assert sheet_extents(content) == {"Sheet1": extent}
-    if extent[0] <= 20_000:
+    if extent[0] <= 20_000 and extent[1] <= 200:
         [grid] = read_xlsx(content)
         assert (len(grid.cells), max(map(len, grid.cells))) == extent
 
