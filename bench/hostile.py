@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, cli_env, print_table, run_cli, write_config, write_json  # noqa: E402
 from bench.corpus import activity_rows, cities, reproducible_zip, title_rows  # noqa: E402
-from bench.hostile_bounds import BOUNDS_MUTATIONS  # noqa: E402
 from tests.builders import make_email  # noqa: E402
 from tests.table_builders import HEADER, make_xlsx  # noqa: E402
 
@@ -254,7 +253,6 @@ MUTATIONS: dict[str, tuple[Callable[[random.Random, int], bytes], float]] = {
     "evil_filenames": (evil_filenames, 0.12), "corrupted_xlsx": (corrupted_xlsx, 0.07), "garbage": (garbage, 0.05),
     "header_only": (header_only, 0.02), "lf_only": (lf_only, 0.045),
 }
-MUTATIONS.update(BOUNDS_MUTATIONS)  # issue 19 items 2-3: sheets past the bounds, copies (bench/hostile_bounds.py)
 
 
 def plan(n: int) -> list[str]:
