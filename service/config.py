@@ -129,6 +129,10 @@ class LimitsSection(_Frozen):
     max_columns: int = Field(default=200, gt=0)  # used range of one sheet or Word table (gridSpan, gridBefore included)
     max_rows_per_message: int = Field(default=100_000, gt=0)  # sheet rows read from all attachments of one message
     max_part_bytes: int = Field(default=32 * 1024 * 1024, gt=0)  # any one part of an xlsx/docx/ods once inflated
+    # Each message is parsed in a worker process under these two bounds; one that breaks either is
+    # quarantined (never retried automatically; `reprocess --include-quarantined` tries it again).
+    max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space of a worker process
+    max_seconds_per_message: float = Field(default=120.0, gt=0)  # wall time to parse and extract one message
 
 
 class SmtpSection(_ServerSection):
