@@ -150,4 +150,4 @@ def test_the_2kb_xlsx_that_killed_the_process_no_longer_stops_collection(tmp_pat
     assert states["株洲市"] == "on_time" and states["长沙市"] == "on_time"
     messages = json.loads(run_cli(config_path, "messages", "--json").stdout)
     bomb_codes = [p["code"] for m in messages if m["message_id"] == "<bomb@x>" for p in m["problems"]]
-    assert bomb_codes and set(bomb_codes) & {"quarantined", "too_large", "table_too_large", "unreadable"}, bomb_codes
+    assert bomb_codes and set(bomb_codes) & {"quarantined", "sheet_too_large", "too_large", "table_too_large", "unreadable"}, bomb_codes
