@@ -7,8 +7,8 @@ the attack gives its problem, and the report still gives exactly its 20 rows (no
 2,000). Attacks: cells at XFD1048576 / XFD10000 (xlsx) and IV65536 (xls), a zip of 500 copies of that
 xls (the CPU bomb) and of 100 distinct ones, Word gridSpan / gridBefore of 200,000,000, a docx whose
 document.xml inflates to 1 GB, a zip listing the report's table 200 times, the table attached twice
-and zipped twice. `BOUNDS_MUTATIONS` plugs the same builders into bench/hostile.py's corpus
-(shares of N: 3 % in all, so its 1,000 messages keep their other mutations).
+and zipped twice. bench/hostile.py has its own versions of most of these; `MUTATIONS.update(BOUNDS_MUTATIONS)`
+there would add these (3 % of N in all) to its corpus.
 """
 from __future__ import annotations
 
