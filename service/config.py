@@ -125,7 +125,7 @@ class LimitsSection(_Frozen):
     max_message_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     # Each message is parsed in a worker process under these two bounds; one that breaks either is
     # quarantined (never retried automatically; `reprocess --include-quarantined` tries it again).
-    max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space of a worker process
+    max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space a worker may add to its start
     max_seconds_per_message: float = Field(default=120.0, gt=0)  # wall time to parse and extract one message
 
 
