@@ -21,7 +21,7 @@ from .pool import Deriver
 from .receipt import plan_receipt
 from .remind import due_reminders
 from .status import load_states
-from .summary import Summary, build_summary, counted_messages, latest_deadline_with_rows
+from .summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
 
 log = logging.getLogger(__name__)
 HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
@@ -132,13 +132,11 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
 
 
 def metric_totals(app: App, states: list[ReportState]) -> dict:
-    """Sums of the parsed metrics over the rows that count for the table deadline."""
-    counted = counted_messages(states, app.config.table_deadline.id)
-    totals = {"participants": 0.0, "products": 0.0, "sales_wan": 0.0}
-    for row in app.store.rows(counted.values()):
-        for key in totals:
-            totals[key] += row[key] or 0.0
-    return totals
+    """Sums of the parsed metrics that count for the table deadline (implausible figures left out)."""
+    deadline = app.config.table_deadline.id
+    results = app.store.results()
+    rows = app.store.rows(version_messages(results, deadline))
+    return counted_totals(app.config, states, deadline, rows, results)
 
 
 def compile_summary(app: App, deadline: str | None = None) -> Summary:
@@ -147,8 +145,8 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
     states = load_states(app.store, config, now)
     deadline = deadline or latest_deadline_with_rows(config, states)
     config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    rows = app.store.rows(counted_messages(states, deadline).values())
     results = [r for r in app.store.results() if r["received_at"] <= now]
+    rows = app.store.rows(version_messages(results, deadline))  # earlier versions too: the jump check
     problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
     return build_summary(config, states, deadline, rows, results, problems)
 
