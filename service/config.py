@@ -152,6 +152,9 @@ class RemindersSection(_Frozen):
 class ReceiptsSection(_Frozen):
     enabled: bool = True
     window_hours: float = 72.0  # only mail received this recently gets a receipt (no receipts on backfill)
+    # Receipts (and notices to a city's registered addresses) one address may get in any hour, counted
+    # from the sent log; more are recorded as skipped, not sent, so forged mail cannot flood a mailbox.
+    max_per_address_per_hour: int = Field(default=5, ge=1)
 
 
 class PlausibilitySection(_Frozen):

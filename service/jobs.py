@@ -18,7 +18,7 @@ from .errors import SourceError
 from .model import Fetched, Outgoing, ReportState
 from .outgoing import record_stale, send_once
 from .pool import Deriver
-from .receipt import plan_receipt
+from .receipt import plan_receipt, within_hourly_limit
 from .remind import due_reminders
 from .status import load_states
 from .summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
@@ -87,7 +87,23 @@ def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
         received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
         deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
         auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer)
-    return send_once(app.store, app.sender, planned, app.clock()) if planned else "skipped"
+    if planned is None:
+        return "skipped"
+    return send_limited(app, planned, app.clock())
+
+
+def send_limited(app: App, planned: Outgoing, now: datetime) -> str:
+    """send_once, to the recipients still under receipts.max_per_address_per_hour; with none left the
+    receipt is recorded as skipped (with the reason) and never sent."""
+    limit, since = app.config.receipts.max_per_address_per_hour, now - timedelta(hours=1)
+    allowed = within_hourly_limit(planned, app.store.sent_records(since), since, limit)
+    if allowed is None:
+        app.store.record_skipped(key=planned.key, kind=planned.kind, city=planned.city, deadline=planned.deadline,
+                                 recipients=planned.to, subject=planned.subject, now=now, status="skipped",
+                                 error=f"已达每小时 {limit} 封回执上限，未发送")
+        log.warning("receipt %r not sent: %d receipt(s) per address per hour reached", planned.key, limit)
+        return "skipped"
+    return send_once(app.store, app.sender, allowed, now)
 
 
 def remind(app: App, dry_run: bool = False) -> tuple[list[Outgoing], list[Outgoing], dict[str, str]]:
