@@ -40,9 +40,10 @@ def is_counted(figure: FigureKey, doubted: Collection[FigureKey], confirmed: Col
 
 def version_doubts(rows: Sequence[Mapping], bounds: PlausibilitySection) -> list[Doubt]:
     """Figures of one version over the per-row bound, then per metric its total over the per-city bound."""
+    limits = [(metric, bounds.row_bound(metric)) for metric in METRICS]  # looked up once: 3 per row otherwise
     doubts = [Doubt(_row_problem(row, metric, bounds), ((i, metric),))
-              for i, row in enumerate(rows) for metric in METRICS
-              if row.get(metric) is not None and not _within(row[metric], bounds.row_bound(metric))]
+              for i, row in enumerate(rows) for metric, limit in limits
+              if row.get(metric) is not None and not _within(row[metric], limit)]
     doubted = {f for d in doubts for f in d.figures}
     for metric in METRICS:
         kept = [(i, row[metric]) for i, row in enumerate(rows)

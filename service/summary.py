@@ -122,6 +122,8 @@ def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
                   rows_by_message: Mapping[int, list[dict]], doubted: Mapping[FigureKey, Problem]) -> dict[tuple[int, int], str]:
     """(index in the table, column) -> note, for each figure of the table that does not count."""
     cells: dict[tuple[int, int], str] = {}
+    if not doubted:
+        return cells
     for n, (_, message, i, _) in enumerate(counted_rows(config, states, deadline, rows_by_message)):
         for metric, column in zip(METRICS, METRIC_COLUMNS):
             if not is_counted((message, i, metric), doubted):
