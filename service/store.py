@@ -318,11 +318,13 @@ class Store:
                 _insert_sent(conn, key, kind, city, deadline, recipients, subject, "sending", now)
 
     def record_skipped(self, *, key: str, kind: str, city: str, deadline: str,
-                       recipients: Iterable[str], subject: str, now: datetime) -> None:
-        """Log a reminder that will never be sent (missed for good), once."""
+                       recipients: Iterable[str], subject: str, now: datetime, status: str = "stale",
+                       error: str = "") -> None:
+        """Log an email that will never be sent, once: a reminder missed for good ("stale"), or a
+        receipt over its hourly limit ("skipped", with the reason in `error`)."""
         with self.engine.begin() as conn:
             if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
-                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "stale", now)
+                _insert_sent(conn, key, kind, city, deadline, recipients, subject, status, now, error)
 
     def record_send_result(self, key: str, *, ok: bool, error: str = "", smtp_message_id: str = "",
                            now: datetime) -> None:
@@ -363,11 +365,11 @@ class Store:
 
 
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
-                 recipients: Iterable[str], subject: str, status: str, now: datetime) -> None:
+                 recipients: Iterable[str], subject: str, status: str, now: datetime, error: str = "") -> None:
     conn.execute(insert(sent).values(
         key=key, kind=kind, city=city, deadline=deadline,
         recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject, status=status,
-        attempts=int(status == "sending"), error="", created_at=now, updated_at=now, smtp_message_id=""))
+        attempts=int(status == "sending"), error=error[:2000], created_at=now, updated_at=now, smtp_message_id=""))
 
 
 def _stored(r: Any) -> StoredMessage:
