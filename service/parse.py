@@ -164,8 +164,8 @@ def _walk(part: email.message.Message, found: _Found, origin: str, depth: int, t
     for item in header_problems(part):
         found.add(item)
     ctype, params = content_type(part)
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    if part.is_multipart():  # not get_payload() on a leaf: it decodes 8-bit text by the charset label (idna raises)
+        payload = part.get_payload()
         if found.nesting >= MAX_NESTING:
             found.problem("mime_too_deep", "邮件结构嵌套过深，其中的内容无法读取", detail="MAX_NESTING")
             return
