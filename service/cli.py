@@ -5,7 +5,7 @@ import argparse
 import json
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -40,6 +40,23 @@ def _progress(total: int | None) -> Callable[[int], None]:
                 sys.stderr.write("\n")
             sys.stderr.flush()
     return update
+
+
+# --now years the service can compute with (a day after, a deadline ahead) and a campaign may use
+NOW_YEARS = range(1970, 3000)
+
+
+def instant_arg(text: str) -> str:
+    """--now checked when the command line is read: an ISO date/time in NOW_YEARS (else argparse's error)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"不是有效的日期时间 (not a valid ISO date/time, e.g. 2022-01-05T09:00): {text!r}") from err
+    if value.year not in NOW_YEARS:
+        raise argparse.ArgumentTypeError(f"年份超出范围 (year out of range {NOW_YEARS.start}-{NOW_YEARS.stop - 1}):"
+                                         f" {text!r}")
+    return text
 
 
 def cmd_import(app: App, args: argparse.Namespace) -> int:
@@ -125,7 +142,7 @@ def _health_check(app: App, now) -> int:
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from .worker import run_worker, worker_timeline  # APScheduler loads for this command only
 
-    start = parse_instant(args.now, config.tz) if args.now else None
+    start = parse_instant(args.now, config.tz) if args.now is not None else None
     return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby)
 
 
@@ -253,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="TOML config (default: $SERVICE_CONFIG or config/service.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--now", help="act as if it were this moment (ISO, local time if no offset)")
+    common.add_argument("--now", type=instant_arg,
+                        help="act as if it were this moment (ISO, local time if no offset)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = {name: sub.add_parser(name, parents=[common], help=text, description=text)
                 for name, (_, text) in COMMANDS.items()}
@@ -285,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_clock(config: Config, now: str | None) -> Clock:
-    return fixed_clock(now, config.tz) if now else system_clock(config.tz)
+    return fixed_clock(now, config.tz) if now is not None else system_clock(config.tz)
 
 
 def _run_without_app(config: Config, args: argparse.Namespace) -> int:
