@@ -15,7 +15,7 @@ from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
 from .errors import ServiceError
-from .fetch import fetch_files, mail_files
+from .fetch import Unreadable, fetch_files, file_kind, mail_files
 from .health import health_problems, health_values
 from .migrations import ensure_schema
 from .store import Store
@@ -59,24 +59,44 @@ def instant_arg(text: str) -> str:
     return text
 
 
-def cmd_import(app: App, args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.paths]
+def import_paths(names: Sequence[str]) -> list[Path]:
+    """The paths named for `import`, checked before anything is read: missing paths and FIFOs or
+    devices (reading /dev/zero or a pipe never ends) are refused."""
+    paths = [Path(p) for p in names]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise ServiceError(f"not found: {', '.join(missing)}")
+    for path in paths:
+        kind = None if path.is_dir() else file_kind(path.stat().st_mode)
+        if kind is not None:
+            raise ServiceError(f"拒绝读取 {path}：不是邮件文件或文件夹，而是{kind} (refused: not a regular file)")
+    return paths
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    paths = import_paths(args.paths)
     total = sum(1 for _ in mail_files(paths))
-    counts = jobs.ingest_all(app, fetch_files(paths), _progress(total))
+    skipped: list[Unreadable] = []
+    counts = jobs.ingest_all(app, fetch_files(paths, skipped), _progress(total))
+    _report_skipped(skipped)
     print(f"导入 {total} 封：新邮件 {counts.new}，已存在 {counts.already}，"
-          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}")
+          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}"
+          + (f"，无法读取已跳过 {len(skipped)}" if skipped else ""))
     return 0
+
+
+def _report_skipped(skipped: Sequence[Unreadable]) -> None:
+    for item in skipped:
+        print(f"跳过无法读取的文件 (skipped unreadable file): {item.path}: {item.reason}", file=sys.stderr)
 
 
 def cmd_poll(app: App, args: argparse.Namespace) -> int:
     counts = jobs.poll(app, _progress(None))
     if counts.new and sys.stderr.isatty():
         sys.stderr.write("\n")
+    _report_skipped(counts.unreadable)
     print(f"收取新邮件 {counts.new} 封（计为报送 {counts.reports}，有问题 {counts.problems}，"
-          f"发出回执 {counts.receipts}）")
+          f"发出回执 {counts.receipts}{f'，无法读取已跳过 {len(counts.unreadable)}' if counts.unreadable else ''}）")
     return 0
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -34,6 +34,7 @@ class IngestCounts:
     reports: int = 0
     problems: int = 0
     receipts: int = 0
+    unreadable: list = field(default_factory=list)  # fetch.Unreadable: files skipped by a folder poll
 
 
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
@@ -73,6 +74,7 @@ def poll(app: App, on_progress=None) -> IngestCounts:
         raise
     finally:
         source.close()
+    counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
     app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
     return counts
 
