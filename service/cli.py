@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -18,7 +19,7 @@ from .errors import ServiceError
 from .fetch import Unreadable, fetch_files, file_kind, mail_files
 from .health import health_problems, health_values
 from .migrations import ensure_schema
-from .store import Store
+from .store import Store, database_error
 from .status import load_states, status_json, status_table
 from .workbook import export_bytes, write_atomically
 
@@ -334,10 +335,39 @@ def _run_without_app(config: Config, args: argparse.Namespace) -> int:
         return 1
 
 
+# errno -> what an operator should read first
+_OS_REASONS = {errno.ENOSPC: "磁盘已满 (disk full)", errno.EDQUOT: "磁盘配额已满 (disk quota exceeded)",
+               errno.EROFS: "只读文件系统 (read-only file system)", errno.EACCES: "没有权限 (permission denied)",
+               errno.EPERM: "没有权限 (operation not permitted)"}
+
+
+def environment_error(err: BaseException) -> str | None:
+    """One line for a failure of what surrounds the service (disk full, read-only files or database,
+    database unreachable); None for anything else, which is a bug and keeps its traceback."""
+    line = database_error(err)
+    if line is not None or not isinstance(err, OSError):
+        return line
+    reason = _OS_REASONS.get(err.errno or 0, "系统错误 (OS error)")
+    where = f": {err.filename}" if err.filename else ""
+    return f"{reason}{where} ({err.strerror or err})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _main(args)
+    except Exception as err:  # the one place the shell turns a broken environment into one line
+        line = environment_error(err)
+        if line is None:
+            raise
+        log.debug("environment error", exc_info=True)
+        print(f"error: {line}", file=sys.stderr)
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         if args.command in WITHOUT_APP:

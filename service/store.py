@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from .schema import DERIVED, deliveries, health, messages, problems, purged, results, rows, sent, watermarks
 
@@ -387,3 +388,23 @@ def restrict_permissions(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
 
+
+
+# What the driver's message says -> what an operator should read first (SQLite, psycopg)
+_DATABASE_REASONS = (("readonly database", "数据库只读，无法写入 (read-only database)"),
+                     ("disk is full", "磁盘已满，数据库无法写入 (disk full)"),
+                     ("unable to open database file", "无法打开数据库文件 (unable to open database file)"),
+                     ("connection", "无法连接数据库 (cannot connect to the database)"),
+                     ("database is locked", "数据库被占用 (database is locked)"))
+
+
+def database_error(err: BaseException) -> str | None:
+    """One line for the CLI when err is the database failing (read-only, full, unreachable), else None.
+
+    The driver's first line only: SQLAlchemy's own text adds the SQL and its parameters."""
+    if not isinstance(err, DBAPIError):
+        return None
+    lines = str(err.orig or err).strip().splitlines()
+    detail = lines[0] if lines else type(err.orig or err).__name__
+    reason = next((zh for needle, zh in _DATABASE_REASONS if needle in detail.lower()), "数据库错误 (database error)")
+    return f"{reason}: {detail}"
