@@ -7,18 +7,22 @@ never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reproces
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from sqlalchemy import Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .schema import DERIVED, deliveries, health, messages, problems, purged, results, rows, sent, watermarks
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,12 @@ class Store:
         """record_message for a batch, and the IMAP watermarks (folder -> (uidvalidity, uid)), in one commit.
 
         found: dicts of sha256, message_id, size, source_id, source_received_at. Returns (stored, is_new) each.
+        A message another process recorded meanwhile (two imports at once) comes back not new.
         """
+        return _retried_on_conflict(lambda: self._record_messages(found, now, marks))
+
+    def _record_messages(self, found: list[dict], now: datetime,
+                         marks: dict[str, tuple[int, int]] | None) -> list[tuple[StoredMessage, bool]]:
         with self.engine.begin() as conn:
             known = {r.sha256: _stored(r) for r in conn.execute(
                 select(messages).where(messages.c.sha256.in_({f["sha256"] for f in found})))}
@@ -212,9 +221,12 @@ class Store:
         self.replace_results([(message, result, list(found_problems), list(found_rows))])
 
     def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]]) -> None:
-        """replace_result for a batch of (message, result, problems, rows), in one transaction."""
-        if not derived:
-            return
+        """replace_result for a batch of (message, result, problems, rows), in one transaction
+        (again when another process wrote the same message's results first: the last one stands)."""
+        if derived:
+            _retried_on_conflict(lambda: self._replace_results(derived))
+
+    def _replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]]) -> None:
         ids = [message for message, *_ in derived]
         with self.engine.begin() as conn:
             for table in DERIVED:
@@ -342,6 +354,22 @@ class Store:
     def delete_sent(self, keys: Iterable[str]) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(sent).where(sent.c.key.in_(list(keys))))
+
+
+CONFLICT_ATTEMPTS = 3  # two imports (or an import and the worker) recording the same mail at once
+
+
+def _retried_on_conflict(write: Callable[[], T]) -> T:
+    """Run a write transaction again when another process committed the same unique rows first:
+    the next attempt reads what they wrote (PostgreSQL and SQLite alike, no lock held meanwhile)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return write()
+        except IntegrityError:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            log.info("write conflicted with another process (attempt %d): reading again", attempt)
+    raise AssertionError("unreachable")
 
 
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
