@@ -20,6 +20,7 @@ from .fetch import Unreadable, fetch_files, file_kind, mail_files
 from .health import health_problems, health_values
 from .migrations import ensure_schema
 from .store import Store, database_error
+from .text import escaped
 from .status import load_states, status_json, status_table
 from .workbook import export_bytes, write_atomically
 
@@ -255,13 +256,13 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
-    for d in docs:
+    for d in docs:  # text from mail is escaped: a CR, an ESC or U+202E in a subject cannot rewrite the listing
         flag = "报送" if d["is_report"] else "—"
         print(f"#{d['id']} {d['received_at'][:16]} {d['city'] or '未归属'} {d['deadline'] or ''} {flag} "
-              f"{d['sender']} 《{d['subject']}》")
+              f"{escaped(d['sender'])} 《{escaped(d['subject'])}》")
         for p in d["problems"]:
-            where = f" [{p['file']}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
-            print(f"    ! {p['message_zh']}{where}")
+            where = f" [{escaped(p['file'])}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
+            print(f"    ! {escaped(p['message_zh'])}{where}")
     return 0
 
 
