@@ -10,9 +10,10 @@ import binascii
 import email.message
 import re
 
-from .sniff import sniff_kind
+from .sniff import CFB_MAGIC, sniff_kind
 
 _UNRECOGNISED = ("unknown", "text", "csv", "html")  # what garbage or base64 text sniffs as
+_OFFICE_MAGIC = (b"PK\x03\x04", CFB_MAGIC, b"%PDF-")
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/\r\n\t ]+={0,2}[\r\n\t ]*")
 
 
@@ -58,4 +59,6 @@ def recognised_reading(part: email.message.Message, decoded: bytes, name: str) -
 
 
 def _recognised(data: bytes, name: str) -> bool:
+    if data.startswith(_OFFICE_MAGIC):  # the usual honest attachment: no second sniff (66 µs for an xlsx)
+        return True
     return bool(data) and sniff_kind(data, name) not in _UNRECOGNISED
