@@ -15,6 +15,7 @@ from . import pipeline
 from .app import App
 from .digest import build_digest
 from .errors import SourceError
+from .fetch import Unreadable
 from .model import Fetched, Outgoing, ReportState
 from .outgoing import record_stale, send_once
 from .pool import Deriver
@@ -34,7 +35,7 @@ class IngestCounts:
     reports: int = 0
     problems: int = 0
     receipts: int = 0
-    unreadable: list = field(default_factory=list)  # fetch.Unreadable: files skipped by a folder poll
+    unreadable: list[Unreadable] = field(default_factory=list)  # files a folder poll could not read
 
 
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
