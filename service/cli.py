@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -15,10 +16,11 @@ from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
 from .errors import ServiceError
-from .fetch import fetch_files, mail_files
+from .fetch import Unreadable, fetch_files, file_kind, mail_files
 from .health import health_problems, health_values
 from .migrations import ensure_schema
-from .store import Store
+from .store import Store, database_error
+from .text import escaped
 from .status import load_states, status_json, status_table
 from .workbook import export_bytes, write_atomically
 
@@ -42,24 +44,61 @@ def _progress(total: int | None) -> Callable[[int], None]:
     return update
 
 
-def cmd_import(app: App, args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.paths]
+# --now years the service can compute with (a day after, a deadline ahead) and a campaign may use
+NOW_YEARS = range(1970, 3000)
+
+
+def instant_arg(text: str) -> str:
+    """--now checked when the command line is read: an ISO date/time in NOW_YEARS (else argparse's error)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"不是有效的日期时间 (not a valid ISO date/time, e.g. 2022-01-05T09:00): {text!r}") from err
+    if value.year not in NOW_YEARS:
+        raise argparse.ArgumentTypeError(f"年份超出范围 (year out of range {NOW_YEARS.start}-{NOW_YEARS.stop - 1}):"
+                                         f" {text!r}")
+    return text
+
+
+def import_paths(names: Sequence[str]) -> list[Path]:
+    """The paths named for `import`, checked before anything is read: missing paths and FIFOs or
+    devices (reading /dev/zero or a pipe never ends) are refused."""
+    paths = [Path(p) for p in names]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise ServiceError(f"not found: {', '.join(missing)}")
+    for path in paths:
+        kind = None if path.is_dir() else file_kind(path.stat().st_mode)
+        if kind is not None:
+            raise ServiceError(f"拒绝读取 {path}：不是邮件文件或文件夹，而是{kind} (refused: not a regular file)")
+    return paths
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    paths = import_paths(args.paths)
     total = sum(1 for _ in mail_files(paths))
-    counts = jobs.ingest_all(app, fetch_files(paths), _progress(total))
+    skipped: list[Unreadable] = []
+    counts = jobs.ingest_all(app, fetch_files(paths, skipped), _progress(total))
+    _report_skipped(skipped)
     print(f"导入 {total} 封：新邮件 {counts.new}，已存在 {counts.already}，"
-          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}")
+          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}"
+          + (f"，无法读取已跳过 {len(skipped)}" if skipped else ""))
     return 0
+
+
+def _report_skipped(skipped: Sequence[Unreadable]) -> None:
+    for item in skipped:
+        print(f"跳过无法读取的文件 (skipped unreadable file): {item.path}: {item.reason}", file=sys.stderr)
 
 
 def cmd_poll(app: App, args: argparse.Namespace) -> int:
     counts = jobs.poll(app, _progress(None))
     if counts.new and sys.stderr.isatty():
         sys.stderr.write("\n")
+    _report_skipped(counts.unreadable)
     print(f"收取新邮件 {counts.new} 封（计为报送 {counts.reports}，有问题 {counts.problems}，"
-          f"发出回执 {counts.receipts}）")
+          f"发出回执 {counts.receipts}{f'，无法读取已跳过 {len(counts.unreadable)}' if counts.unreadable else ''}）")
     return 0
 
 
@@ -125,7 +164,7 @@ def _health_check(app: App, now) -> int:
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from .worker import run_worker, worker_timeline  # APScheduler loads for this command only
 
-    start = parse_instant(args.now, config.tz) if args.now else None
+    start = parse_instant(args.now, config.tz) if args.now is not None else None
     return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby)
 
 
@@ -221,13 +260,13 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
-    for d in docs:
+    for d in docs:  # text from mail is escaped: a CR, an ESC or U+202E in a subject cannot rewrite the listing
         flag = "报送" if d["is_report"] else "—"
         print(f"#{d['id']} {d['received_at'][:16]} {d['city'] or '未归属'} {d['deadline'] or ''} {flag} "
-              f"{d['sender']} 《{d['subject']}》")
+              f"{escaped(d['sender'])} 《{escaped(d['subject'])}》")
         for p in d["problems"]:
-            where = f" [{p['file']}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
-            print(f"    ! {p['message_zh']}{where}")
+            where = f" [{escaped(p['file'])}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
+            print(f"    ! {escaped(p['message_zh'])}{where}")
     return 0
 
 
@@ -257,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="TOML config (default: $SERVICE_CONFIG or config/service.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--now", help="act as if it were this moment (ISO, local time if no offset)")
+    common.add_argument("--now", type=instant_arg,
+                        help="act as if it were this moment (ISO, local time if no offset)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = {name: sub.add_parser(name, parents=[common], help=text, description=text)
                 for name, (_, text) in COMMANDS.items()}
@@ -291,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_clock(config: Config, now: str | None) -> Clock:
-    return fixed_clock(now, config.tz) if now else system_clock(config.tz)
+    return fixed_clock(now, config.tz) if now is not None else system_clock(config.tz)
 
 
 def _run_without_app(config: Config, args: argparse.Namespace) -> int:
@@ -302,10 +342,39 @@ def _run_without_app(config: Config, args: argparse.Namespace) -> int:
         return 1
 
 
+# errno -> what an operator should read first
+_OS_REASONS = {errno.ENOSPC: "磁盘已满 (disk full)", errno.EDQUOT: "磁盘配额已满 (disk quota exceeded)",
+               errno.EROFS: "只读文件系统 (read-only file system)", errno.EACCES: "没有权限 (permission denied)",
+               errno.EPERM: "没有权限 (operation not permitted)"}
+
+
+def environment_error(err: BaseException) -> str | None:
+    """One line for a failure of what surrounds the service (disk full, read-only files or database,
+    database unreachable); None for anything else, which is a bug and keeps its traceback."""
+    line = database_error(err)
+    if line is not None or not isinstance(err, OSError):
+        return line
+    reason = _OS_REASONS.get(err.errno or 0, "系统错误 (OS error)")
+    where = f": {err.filename}" if err.filename else ""
+    return f"{reason}{where} ({err.strerror or err})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _main(args)
+    except Exception as err:  # the one place the shell turns a broken environment into one line
+        line = environment_error(err)
+        if line is None:
+            raise
+        log.debug("environment error", exc_info=True)
+        print(f"error: {line}", file=sys.stderr)
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         if args.command in WITHOUT_APP:

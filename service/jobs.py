@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -15,6 +15,7 @@ from . import pipeline
 from .app import App
 from .digest import build_digest
 from .errors import SourceError
+from .fetch import Unreadable
 from .model import Fetched, Outgoing, ReportState
 from .outgoing import record_stale, send_once
 from .pool import Deriver
@@ -34,6 +35,7 @@ class IngestCounts:
     reports: int = 0
     problems: int = 0
     receipts: int = 0
+    unreadable: list[Unreadable] = field(default_factory=list)  # files a folder poll could not read
 
 
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
@@ -73,6 +75,7 @@ def poll(app: App, on_progress=None) -> IngestCounts:
         raise
     finally:
         source.close()
+    counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
     app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
     return counts
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .config import City, Config
 from .errors import ConfigError
+from .text import escaped
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject", "txt", "html")
@@ -83,6 +84,7 @@ class Renderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=_shown,  # every {{ value }}: text from mail cannot break lines or turn itself around
         )
         self.env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_md=cn_md,
                                 cn_number=cn_number)
@@ -115,6 +117,11 @@ class Renderer:
                 self.render(name, **samples[name])
             except (TemplateError, TypeError, ValueError) as err:
                 raise ConfigError(f"templates: {name}: {err}") from err
+
+
+def _shown(value: Any) -> Any:
+    """A value as printed by a template: strings (Markup kept Markup) with control and bidi characters escaped."""
+    return type(value)(escaped(value)) if isinstance(value, str) else value
 
 
 @lru_cache(maxsize=1)

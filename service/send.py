@@ -27,6 +27,7 @@ from .clock import Clock
 from .config import SmtpSection
 from .errors import SendError
 from .model import Outgoing
+from .text import escaped
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def build_email(out: Outgoing, from_address: str, from_name: str, now: datetime,
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id_for(out, now, domain)
     if out.in_reply_to:
-        parent = _bracketed(out.in_reply_to)
+        parent = _bracketed(escaped(out.in_reply_to))  # the city's Message-ID: its controls never reach our headers
         msg["In-Reply-To"] = parent
         msg["References"] = parent
     # RFC 3834: mark as automatic so out-of-office robots (and Exchange) do not answer us back.

@@ -7,19 +7,24 @@ never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reproces
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from sqlalchemy import Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .schema import (
     DERIVED, deliveries, health, messages, problems, purged, quarantine, results, rows, sent, watermarks,
 )
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,12 @@ class Store:
         """record_message for a batch, and the IMAP watermarks (folder -> (uidvalidity, uid)), in one commit.
 
         found: dicts of sha256, message_id, size, source_id, source_received_at. Returns (stored, is_new) each.
+        A message another process recorded meanwhile (two imports at once) comes back not new.
         """
+        return _retried_on_conflict(lambda: self._record_messages(found, now, marks))
+
+    def _record_messages(self, found: list[dict], now: datetime,
+                         marks: dict[str, tuple[int, int]] | None) -> list[tuple[StoredMessage, bool]]:
         with self.engine.begin() as conn:
             known = {r.sha256: _stored(r) for r in conn.execute(
                 select(messages).where(messages.c.sha256.in_({f["sha256"] for f in found})))}
@@ -214,15 +224,18 @@ class Store:
 
     def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
                         quarantined: dict[int, str] | None = None, now: datetime | None = None) -> None:
-        """replace_result for a batch of (message, result, problems, rows), in one transaction.
+        """replace_result for a batch of (message, result, problems, rows), in one transaction
+        (again when another process wrote the same message's results first: the last one stands).
 
         `quarantined` (message -> reason) are the batch's messages set aside; the others leave the
         quarantine (a retry that went through). A message already there keeps its first reason and time.
         """
-        if not derived:
-            return
+        if derived:
+            _retried_on_conflict(lambda: self._replace_results(derived, quarantined or {}, now))
+
+    def _replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
+                         quarantined: dict[int, str], now: datetime | None) -> None:
         ids = [message for message, *_ in derived]
-        quarantined = quarantined or {}
         with self.engine.begin() as conn:
             already = {r[0] for r in conn.execute(select(quarantine.c.message).where(quarantine.c.message.in_(ids)))}
             conn.execute(delete(quarantine).where(quarantine.c.message.in_(already - set(quarantined))))
@@ -364,6 +377,22 @@ class Store:
             conn.execute(delete(sent).where(sent.c.key.in_(list(keys))))
 
 
+CONFLICT_ATTEMPTS = 3  # two imports (or an import and the worker) recording the same mail at once
+
+
+def _retried_on_conflict(write: Callable[[], T]) -> T:
+    """Run a write transaction again when another process committed the same unique rows first:
+    the next attempt reads what they wrote (PostgreSQL and SQLite alike, no lock held meanwhile)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return write()
+        except IntegrityError:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            log.info("write conflicted with another process (attempt %d): reading again", attempt)
+    raise AssertionError("unreachable")
+
+
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
                  recipients: Iterable[str], subject: str, status: str, now: datetime, error: str = "") -> None:
     conn.execute(insert(sent).values(
@@ -408,3 +437,23 @@ def restrict_permissions(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
 
+
+
+# What the driver's message says -> what an operator should read first (SQLite, psycopg)
+_DATABASE_REASONS = (("readonly database", "数据库只读，无法写入 (read-only database)"),
+                     ("disk is full", "磁盘已满，数据库无法写入 (disk full)"),
+                     ("unable to open database file", "无法打开数据库文件 (unable to open database file)"),
+                     ("connection", "无法连接数据库 (cannot connect to the database)"),
+                     ("database is locked", "数据库被占用 (database is locked)"))
+
+
+def database_error(err: BaseException) -> str | None:
+    """One line for the CLI when err is the database failing (read-only, full, unreachable), else None.
+
+    The driver's first line only: SQLAlchemy's own text adds the SQL and its parameters."""
+    if not isinstance(err, DBAPIError):
+        return None
+    lines = str(err.orig or err).strip().splitlines()
+    detail = lines[0] if lines else type(err.orig or err).__name__
+    reason = next((zh for needle, zh in _DATABASE_REASONS if needle in detail.lower()), "数据库错误 (database error)")
+    return f"{reason}: {detail}"
