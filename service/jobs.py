@@ -152,7 +152,7 @@ def remind(app: App, dry_run: bool = False) -> RemindRun:
     due, stale = due_reminders(app.config, app.calendar, states, app.store.sent_keys(), now,
                                renderer=app.renderer)
     ok = app.store.get_health("poll_ok")
-    run = RemindRun(due, stale, held=hold_reason(app.config, ok[1] if ok else None, now) if due or stale else "")
+    run = RemindRun(due, stale, held=hold_reason(app.config, ok[1] if ok else None, now) if due else "")
     if dry_run:
         return run
     if run.held:
