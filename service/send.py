@@ -220,7 +220,9 @@ class SmtpSender(_Batches):
         domain = _domain(self.smtp)
         data = build_email(out, self.smtp.from_address, self.smtp.from_name, now, domain)
         message_id = message_id_for(out, now, domain)
-        attempts = max(self.smtp.retries, 0) + 1
+        # After a send that could not reach the server, the next ones try once each until one gets
+        # through: retrying every email with the whole backoff only multiplies the outage's wait.
+        attempts = 1 if circuit.streak else max(self.smtp.retries, 0) + 1
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient), reraise=True, sleep=self.sleep,
             stop=stop_after_attempt(attempts) | _out_of_time(circuit),

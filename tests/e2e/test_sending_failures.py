@@ -72,7 +72,7 @@ def test_with_nothing_listening_remind_stops_after_three_failures_and_sends_all_
     code, _, err, took = run(capsys, config, "remind", "--now", SLOT)
     assert code == 1
     assert "sending stopped" in err and "3 consecutive" in err and "14 封留待下次运行" in err
-    # 3 sends x (1 attempt + 1 retry after 1 s), not 14 x the whole backoff
+    # one send with its retry (1 s), two more single attempts, then the breaker: not 14 x the whole backoff
     assert took < 12
     assert statuses(tmp_path) == {"retry": 3}  # the other 11 were not attempted and are not logged
     assert len(still_due(capsys, config)) == 14  # nothing failed for ever
@@ -92,7 +92,7 @@ def test_a_server_that_keeps_refusing_trips_the_breaker_then_accepts_on_the_next
         code, _, err, took = run(capsys, config, "remind", "--now", SLOT)
         assert code == 1 and "451" in err and "sending stopped" in err
         assert took < 12
-        assert server.handler.attempts == 3 * 2  # three emails, two attempts each, then the breaker
+        assert server.handler.attempts == 2 + 1 + 1  # the first email retried, the next two once each, then the breaker
         server.handler.refuse_first = 0
         code, _, err, _ = run(capsys, config, "remind", "--now", "2022-01-30T10:00")
         assert code == 0, err
