@@ -20,6 +20,7 @@ from typing import Callable, ContextManager, Iterator
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from tenacity import Retrying, retry_if_exception_type, retry_if_not_exception_type, wait_exponential
 
 from . import jobs
 from .app import App, make_sender
@@ -180,23 +181,16 @@ class Worker:
     def watch_mailbox(self) -> None:
         """Wait in IDLE and wake the poll when mail arrives; polls every poll_interval go on regardless."""
         from .fetch_imap import ImapSource  # only IMAP deployments need it
-        from .imap_session import MailboxLoginError
 
         config = self.app.config
-        source, failures = ImapSource(config.mailbox), 0
+        source = ImapSource(config.mailbox)
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
                 try:
-                    arrived = source.wait_for_new_mail(config.worker.idle_timeout)
-                except MailboxLoginError:
-                    return  # the poll job reports it; repeated wrong logins can lock a 163 account
-                except SourceError as err:
-                    failures += 1
-                    log.warning("idle: %s; retrying, polls go on every %gs", err, config.worker.poll_interval)
-                    self.stop.wait(min(300.0, 2.0 ** failures))
-                    continue
-                failures = 0
+                    arrived = self._idle_retrying()(source.wait_for_new_mail, config.worker.idle_timeout)
+                except (SourceError, StopRequested):
+                    return  # a refused login: the poll job reports it (repeated ones lock a 163 account)
                 if arrived and not self.stop.is_set():
                     self.wake.set()
                     self.scheduler.modify_job("poll", next_run_time=self.timeline.wall())
@@ -206,6 +200,23 @@ class Worker:
                     return
         finally:
             source.close()
+
+    def _idle_retrying(self) -> Retrying:
+        """One IDLE round: reconnects after a fault with backoff 2, 4, 8 ... 300 s (a fresh round
+        starts from 2 s again), never after a refused login; a stop ends the wait at once."""
+        from .imap_session import MailboxLoginError
+
+        def sleep(seconds: float) -> None:
+            if self.stop.wait(seconds):
+                raise StopRequested()
+
+        return Retrying(
+            retry=retry_if_exception_type(SourceError) & retry_if_not_exception_type(MailboxLoginError),
+            wait=wait_exponential(multiplier=2, max=300), sleep=sleep, reraise=True,
+            before_sleep=lambda state: log.warning(
+                "idle: %s; retrying in %.0fs, polls go on every %gs",
+                state.outcome.exception() if state.outcome else "", state.upcoming_sleep,
+                self.app.config.worker.poll_interval))
 
     # --- lifecycle --------------------------------------------------------------------------------
     def schedule(self) -> None:
