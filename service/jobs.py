@@ -46,7 +46,8 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCo
     def send_receipts(outcomes: list[pipeline.Outcome]) -> None:
         counts.receipts += sum(send_receipt(app, outcome) == "sent" for outcome in outcomes)
 
-    with Deriver(app.config) as deriver:  # a process pool, started only when a backlog shows up
+    # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
+    with app.sender.batch(), Deriver(app.config) as deriver:  # a pool, started only for a backlog
         for outcome in pipeline.process_pending(app, deriver, send_receipts):
             counts.reports += int(outcome.is_report)
         done = 0
@@ -70,6 +71,7 @@ def poll(app: App, on_progress=None) -> IngestCounts:
     temporary failure left for this run."""
     source = app.source()
     with app.sender.batch():
+        retried = retry_receipts(app)  # first: they waited longest
         try:
             counts = ingest_all(app, source.fetch_new(app.store), on_progress)
         except SourceError as err:
@@ -77,8 +79,8 @@ def poll(app: App, on_progress=None) -> IngestCounts:
             raise
         finally:
             source.close()
-        app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
-        counts.receipts += retry_receipts(app)
+    app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
+    counts.receipts += retried
     return counts
 
 
@@ -86,20 +88,28 @@ def retry_receipts(app: App) -> int:
     """Send again the receipts logged "retry" (server unreachable, disk full); returns how many went out.
 
     Planned again from the stored result, so the receipt window still applies: one past it is
-    logged stale (listed once in the digest, never sent)."""
+    logged failed with that reason (listed in the digest, never sent)."""
     waiting = [r for r in app.store.sent_records() if r.kind == "receipt" and r.status == "retry"]
     if not waiting:
         return 0
     now, sent = app.clock(), 0
     stored = {f"receipt:{r['message_id']}": r for r in app.store.results() if r["message_id"]}
-    for record in waiting:
-        result = stored.get(record.key)
-        planned = replanned_receipt(app, result, now) if result else None
-        if planned is None:
-            app.store.record_send_result(record.key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
-            continue
-        sent += send_once(app.store, app.sender, planned, now) == "sent"
+    with app.sender.batch() as circuit:
+        for record in waiting:
+            if circuit.open_reason():
+                break  # still unreachable: they wait for the next poll, their errors kept
+            sent += _retry_receipt(app, record.key, stored.get(record.key), now)
     return sent
+
+
+def _retry_receipt(app: App, key: str, result: dict | None, now: datetime) -> int:
+    """1 when the receipt `key` went out now."""
+    planned = replanned_receipt(app, result, now) if result else None
+    if planned is None:
+        app.store.record_send_result(
+            key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
+        return 0
+    return int(send_once(app.store, app.sender, planned, now) == "sent")
 
 
 def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:

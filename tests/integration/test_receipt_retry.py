@@ -63,3 +63,32 @@ def test_a_receipt_still_waiting_when_its_window_has_passed_is_failed_with_a_rea
         assert not outbox.exists() or not list(outbox.glob("*.eml"))
     finally:
         app.close()
+
+
+def test_with_smtp_down_a_poll_s_receipts_stop_at_the_breaker_and_all_go_out_at_the_next_poll(tmp_path):
+    from tests.smtp_server import HOST, SmtpServer, free_port
+
+    port = free_port()
+    config = make_config(tmp_path / "data", smtp={"kind": "smtp", "host": HOST, "port": port, "security": "none",
+                                                  "retries": 1, "backoff_seconds": 0.1, "timeout": 5.0})
+    maildir = config.mailbox_folder / "new"
+    maildir.mkdir(parents=True)
+    cities = [("长沙市", "changsha"), ("株洲市", "zhuzhou"), ("湘潭市", "xiangtan"), ("衡阳市", "hengyang"),
+              ("邵阳市", "shaoyang")]
+    for n, (city, user) in enumerate(cities):
+        (maildir / f"{n}.eml").write_bytes(make_email(
+            subject=f"{city}网上年货节活动总结", sender=f"{city}商务局 <{user}@example.gov.cn>",
+            attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS]))],
+            received=datetime(2022, 2, 7, 10, n, tzinfo=TZ), message_id=f"<r{n}@x>"))
+    app = App.open(config, fixed_clock("2022-02-07T10:30", config.tz))
+    try:
+        assert jobs.poll(app).receipts == 0
+        receipts = [r for r in app.store.sent_records() if r.kind == "receipt"]
+        assert len(receipts) == 5 and {r.status for r in receipts} == {"retry"}
+        assert sum("not attempted" in r.error for r in receipts) == 2  # after 3 failures the circuit opened
+        with SmtpServer.start(port=port) as server:
+            app.clock = fixed_clock("2022-02-07T10:40", config.tz)
+            assert jobs.poll(app).receipts == 5
+            assert sorted(m.rcpt_tos[0] for m in server.messages) == sorted(f"{u}@example.gov.cn" for _, u in cities)
+    finally:
+        app.close()
