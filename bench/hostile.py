@@ -5,8 +5,11 @@
 Mutations of valid city reports: truncated MIME, broken base64, wrong and unknown charsets, huge
 headers, zip bombs (ratio, nested, many members), xlsx bombs, deeply nested forwards and multiparts,
 50 MB attachments, filenames with ../, NUL, control characters and very long names, zip members
-named ../../.., raw garbage. Checked: `import` exits 0; every message is recorded and processed; which
-have a problem recorded; peak memory of the process tree; no file outside data_dir (a fresh TMPDIR
+named ../../.., raw garbage; and the poison that once stopped collection: a few KB of xlsx with a cell at
+XFD1048576 or XFD10000, a zip of 500 .xls with a cell at IV65536 (CPU), Word grid spans of 200,000,000, a .docx
+whose document.xml inflates to 1 GB, zip central-directory entries sharing one member, a table attached
+twice. Checked: `import` exits 0; every message is recorded and processed; which
+have a problem recorded and which were quarantined; peak memory of the process tree; no file outside data_dir (a fresh TMPDIR
 must be left empty, the working directory untouched, and no file carrying the marker name anywhere).
 LF-only mail (how Unix tools write it) is not hostile: it runs as a benign control group, counted
 apart, and should read without a problem.
@@ -238,6 +241,124 @@ def bad_base64_body(rng: random.Random, i: int) -> bytes:
     return bytes(raw)
 
 
+# --- poison: a few KB that killed, starved or stalled the process before derives were isolated --------
+
+def _rezipped(data: bytes, replace_part: dict[str, bytes]) -> bytes:
+    """An office zip with some parts replaced (streamed: a part may be a generator of chunks)."""
+    base = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in base.infolist():
+            part = replace_part.get(info.filename, base.read(info.filename))
+            entry = zipfile.ZipInfo(info.filename, date_time=(2022, 1, 3, 10, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(entry, "w", force_zip64=True) as member:
+                for chunk in ([part] if isinstance(part, bytes) else part):
+                    member.write(chunk)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=None)
+def far_cell_xlsx(ref: str) -> bytes:
+    """A valid table plus one cell far away (calamine sizes its grid by the used range)."""
+    import openpyxl
+    book = openpyxl.load_workbook(io.BytesIO(small_table()))
+    book.active[ref] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def xlsx_far_cell(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("附件1.xlsx", far_cell_xlsx(rng.choice(["XFD1048576", "XFD10000"])))])
+
+
+@lru_cache(maxsize=None)
+def far_cell_xls() -> bytes:
+    """5.6 KB of .xls with one cell at IV65536, the last cell BIFF8 has."""
+    import xlwt
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    sheet.write(0, 0, "序号")
+    sheet.write(65535, 255, "x")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=None)
+def cpu_bomb_zip() -> bytes:
+    """The issue's CPU bomb: 500 copies of the far-cell .xls in one zip (about 450 KB)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(500):
+            archive.writestr(zipfile.ZipInfo(f"表{n}.xls", date_time=(2022, 1, 3, 10, 0, 0)), far_cell_xls(),
+                             compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def xls_cpu_bomb(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("材料.zip", cpu_bomb_zip(), "application/zip")])
+
+
+@lru_cache(maxsize=None)
+def docx_grid_span(attribute: str) -> bytes:
+    from tests.table_builders import make_docx
+    data = make_docx([HEADER, ["1", "芙蓉区", "a", "b", "c", "d", ""]])
+    document = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml")
+    span = {"gridSpan": b"<w:tcPr><w:gridSpan w:val=\"200000000\"/></w:tcPr>",
+            "gridBefore": b"<w:trPr><w:gridBefore w:val=\"200000000\"/></w:trPr>"}[attribute]
+    at = document.index(b"<w:tc>") + len(b"<w:tc>") if attribute == "gridSpan" else document.index(b"<w:tr>") + 6
+    return _rezipped(data, {"word/document.xml": document[:at] + span + document[at:]})
+
+
+def docx_span(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("附件1.docx", docx_grid_span(rng.choice(["gridSpan", "gridBefore"])))])
+
+
+@lru_cache(maxsize=None)
+def docx_inflated() -> bytes:
+    """A .docx whose document.xml inflates to 1 GB (about 1 MB on the wire)."""
+    from tests.table_builders import make_docx
+    data = make_docx([HEADER])
+    document = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml")
+    body = document.index(b"<w:body>") + len(b"<w:body>")
+    filler = (b" " * (16 * 1024 * 1024) for _ in range(64))
+    return _rezipped(data, {"word/document.xml": iter([document[:body], *filler, document[body:]])})
+
+
+def docx_inflated_mail(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("附件1.docx", docx_inflated())])
+
+
+@lru_cache(maxsize=None)
+def shared_entries_zip(entries: int, rows: int) -> bytes:
+    """A zip whose central directory lists `entries` entries that all point at one member's data."""
+    city = cities()[0]
+    table = make_xlsx([HEADER, *activity_rows(random.Random(3), city.counties, rows)])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(zipfile.ZipInfo("附件1.xlsx", date_time=(2022, 1, 3, 10, 0, 0)), table)
+    data = out.getvalue()
+    directory = data.rindex(b"PK\x01\x02")  # the outer one: the stored xlsx is a zip too
+    end = data.rindex(b"PK\x05\x06")
+    entry = data[directory:end]
+    import struct
+    copies = entry * entries  # one name, one local header: zipfile checks that they match
+    tail = bytearray(data[end:])
+    struct.pack_into("<HHII", tail, 8, entries, entries, len(copies), directory)
+    return data[:directory] + copies + bytes(tail)
+
+
+def zip_shared_entries(rng: random.Random, i: int) -> bytes:
+    entries, rows = rng.choice([(100, 70_000), (200, 20)])
+    return report(rng, i, attachments=[("材料.zip", shared_entries_zip(entries, rows), "application/zip")])
+
+
+def attached_twice(rng: random.Random, i: int) -> bytes:
+    return report(rng, i, attachments=[("附件1.xlsx", small_table(i)), ("附件1(1).xlsx", small_table(i))])
+
+
 # Mutations that are not hostile at all: a control group that must read cleanly.
 BENIGN = frozenset({"lf_only"})
 
@@ -252,6 +373,9 @@ MUTATIONS: dict[str, tuple[Callable[[random.Random, int], bytes], float]] = {
     "deep_multipart": (deep_multipart, 0.03), "big_attachment": (big_attachment, 0.002),
     "evil_filenames": (evil_filenames, 0.12), "corrupted_xlsx": (corrupted_xlsx, 0.07), "garbage": (garbage, 0.05),
     "header_only": (header_only, 0.02), "lf_only": (lf_only, 0.045),
+    "xlsx_far_cell": (xlsx_far_cell, 0.004), "xls_cpu_bomb": (xls_cpu_bomb, 0.001), "docx_span": (docx_span, 0.004),
+    "docx_inflated": (docx_inflated_mail, 0.002), "zip_shared_entries": (zip_shared_entries, 0.004),
+    "attached_twice": (attached_twice, 0.004),
 }
 
 
@@ -305,6 +429,7 @@ def outcome(config_path: Path, inputs: Path, kinds: list[str]) -> dict:
         counts["recorded"] += pk is not None
         counts["processed"] += pk in processed
         counts["with_problem"] += bool(codes.get(pk))
+        counts["quarantined"] += "quarantined" in codes.get(pk, ())
         for code in codes.get(pk, ()):
             counts[f"code:{code}"] += 1
     return {kind: dict(counts) for kind, counts in table.items()}
@@ -342,18 +467,20 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     for kind, counts in table.items():
         (controls if kind in BENIGN else totals).update({k: v for k, v in counts.items() if not k.startswith("code:")})
     report_rows = [[kind + (" (benign control)" if kind in BENIGN else ""), c["messages"], c.get("recorded", 0),
-                    c.get("processed", 0), c.get("with_problem", 0)] for kind, c in sorted(table.items())]
+                    c.get("processed", 0), c.get("with_problem", 0), c.get("quarantined", 0)]
+                   for kind, c in sorted(table.items())]
     report_rows.append(["total hostile", totals["messages"], totals["recorded"], totals["processed"],
-                        totals["with_problem"]])
+                        totals["with_problem"], totals["quarantined"]])
     print_table(f"hostile input: {args.n} messages through import (made in {made:.1f} s)", report_rows,
-                ["mutation", "messages", "recorded", "processed", "with problem"])
+                ["mutation", "messages", "recorded", "processed", "with problem", "quarantined"])
     summary = [["import exit code", run.returncode], ["import seconds", run.seconds],
                ["largest input MB", sizes[0] / 1e6], ["peak memory MB (PSS, all processes)", run.peak_pss_mb],
                ["peak RSS MB (largest process)", run.peak_rss_mb], ["files written outside data_dir", len(outside)]]
     print_table("hostile input: outcome", summary)
     clean = controls["processed"] - controls["with_problem"]
     print(f"\nhostile: {totals['messages']} hostile messages, exit {run.returncode}, {totals['recorded']} recorded, "
-          f"{totals['processed']} processed, {totals['with_problem']} with a problem, {len(outside)} files outside "
+          f"{totals['processed']} processed, {totals['with_problem']} with a problem ({totals['quarantined']} "
+          f"quarantined), {len(outside)} files outside "
           f"data_dir; {controls['messages']} benign controls, {clean} read cleanly; peak {run.peak_pss_mb:.0f} MB PSS")
     write_json(Path(args.out), {"n": args.n, "seed": args.seed, "exit": run.returncode, "seconds": run.seconds,
                                 "stdout": run.stdout.strip(), "stderr_tail": run.stderr[-3000:],

@@ -261,8 +261,12 @@ def cmd_compile(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
-    count = pipeline.reprocess(app)
+    count = pipeline.reprocess(app, include_quarantined=args.include_quarantined)
     print(f"已从存档重新处理 {count} 封邮件")
+    held = app.store.quarantined()
+    if held:
+        print(f"其中 {len(held)} 封已隔离（解析时超出内存或时间上限），未计入；"
+              + ("重试后仍未通过" if args.include_quarantined else "如需重试请加 --include-quarantined"))
     return 0
 
 
@@ -332,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands["compile"].add_argument("--csv", metavar="PATH", help="also write the rows as CSV (UTF-8 with BOM)")
     commands["compile"].add_argument("--json", metavar="PATH", help="also write the rows and totals as JSON")
     commands["messages"].add_argument("--json", action="store_true", help="machine-readable output")
+    commands["reprocess"].add_argument("--include-quarantined", action="store_true",
+                                       help="also try the quarantined messages again (under the same limits)")
     commands["remind"].add_argument("--dry-run", action="store_true", help="list, do not send")
     commands["remind"].add_argument("--json", action="store_true", help="machine-readable list of due reminders")
     commands["remind"].add_argument("--replay", action="store_true",

@@ -123,6 +123,10 @@ class LimitsSection(_Frozen):
     # Larger mail is archived but not parsed (a message_too_large problem asks staff to open it):
     # 163 Mail sends attachments up to 50 MB, about 70 MB once base64-encoded.
     max_message_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Each message is parsed in a worker process under these two bounds; one that breaks either is
+    # quarantined (never retried automatically; `reprocess --include-quarantined` tries it again).
+    max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space a worker may add to its start
+    max_seconds_per_message: float = Field(default=120.0, gt=0)  # wall time to parse and extract one message
 
 
 class SmtpSection(_ServerSection):
@@ -159,6 +163,37 @@ class RemindersSection(_Frozen):
 class ReceiptsSection(_Frozen):
     enabled: bool = True
     window_hours: float = 72.0  # only mail received this recently gets a receipt (no receipts on backfill)
+    # Receipts (and notices to a city's registered addresses) one address may get in any hour, counted
+    # from the sent log; more are recorded as skipped, not sent, so forged mail cannot flood a mailbox.
+    max_per_address_per_hour: int = Field(default=5, ge=1)
+
+
+class PlausibilitySection(_Frozen):
+    """Figures no real 市州 reaches: over a bound a figure is flagged (a problem) and kept out of every
+    total until staff confirm it. row_*: one activity; city_*: a city's total for a deadline (万元 for sales)."""
+
+    row_participants: float = Field(default=100_000, gt=0)
+    row_products: float = Field(default=5_000_000, gt=0)
+    row_sales_wan: float = Field(default=1_000_000, gt=0)  # 100亿元 in one activity
+    city_participants: float = Field(default=500_000, gt=0)
+    city_products: float = Field(default=20_000_000, gt=0)
+    city_sales_wan: float = Field(default=5_000_000, gt=0)  # 500亿元 for one city
+    # A city total this many times the one its previous version counted is flagged too (a unit slip, a plant).
+    max_jump: float = Field(default=100.0, gt=1)
+    # A previous total below its floor is compared as the floor: a draft with "1家" followed by the real
+    # table is no jump.
+    jump_floor_participants: float = Field(default=100, ge=0)
+    jump_floor_products: float = Field(default=1_000, ge=0)
+    jump_floor_sales_wan: float = Field(default=1_000, ge=0)
+
+    def row_bound(self, metric: str) -> float:
+        return getattr(self, f"row_{metric}")
+
+    def city_bound(self, metric: str) -> float:
+        return getattr(self, f"city_{metric}")
+
+    def jump_floor(self, metric: str) -> float:
+        return getattr(self, f"jump_floor_{metric}")
 
 
 class DigestSection(_Frozen):
@@ -204,6 +239,7 @@ class Config(_Frozen):
     smtp: SmtpSection = SmtpSection()
     reminders: RemindersSection = RemindersSection()
     receipts: ReceiptsSection = ReceiptsSection()
+    plausibility: PlausibilitySection = PlausibilitySection()
     digest: DigestSection = DigestSection()
     calendar: CalendarSection = CalendarSection()
     worker: WorkerSection = WorkerSection()

@@ -15,9 +15,11 @@ from .config import Config
 from .extract import extract_attachment
 from .model import Attribution, Message, Problem, Row, Table
 from .parse import parse_message
+from .plausibility import version_doubts
 from .validate import validate_rows
 
 INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理"
+QUARANTINED_ZH = "附件导致解析异常，已隔离，请人工查看"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Derived:
 
     `message` is the parsed Message without attachment bytes (the caller only needs its headers).
     `error` holds the traceback of an internal error, for the parent process to log.
+    `quarantined` says why the message was set aside (its derive ran out of memory or time, or killed
+    its worker): such a message is not derived again unless staff ask (`reprocess --include-quarantined`).
     """
 
     result: dict
@@ -45,12 +49,15 @@ class Derived:
     attribution: Attribution | None = None
     problem_list: tuple[Problem, ...] = field(default_factory=tuple)
     error: str = ""
+    quarantined: str = ""
 
 
 def derive(job: Job, config: Config) -> Derived:
     """Derive one message; a bug becomes an internal_error problem on it, never an exception."""
     try:
         return _derive(job, config)
+    except MemoryError:  # over limits.max_worker_memory_mb: the attachment, not our code
+        return quarantined(job.ingested_at, "out of memory (limits.max_worker_memory_mb)")
     except Exception as err:  # one per message: a bug must not stop the other messages
         problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
         return failed(job.ingested_at, problem, traceback.format_exc())
@@ -59,6 +66,12 @@ def derive(job: Job, config: Config) -> Derived:
 def failed(at: datetime, problem: Problem, error: str = "") -> Derived:
     """The record of a message that could not be derived (kept, with the reason, for reprocess)."""
     return Derived(empty_result(at), [problem_values(problem)], [], problem_list=(problem,), error=error)
+
+
+def quarantined(at: datetime, reason: str) -> Derived:
+    """The record of a message whose derive blew a bound: kept, with the reason, out of every retry."""
+    problem = Problem("quarantined", QUARANTINED_ZH, detail=reason)
+    return replace(failed(at, problem), quarantined=reason)
 
 
 def _derive(job: Job, config: Config) -> Derived:
@@ -74,6 +87,7 @@ def _derive(job: Job, config: Config) -> Derived:
     counted = tables if attribution.is_report else []
     rows = [_row_values(t, r) for t in counted for r in t.rows]
     problems.extend(p for t in counted for p in table_metric_problems(t))
+    problems.extend(d.problem for d in version_doubts(rows, config.plausibility))  # figures no 市州 reaches
     headers_only = replace(message, attachments=tuple(replace(a, content=b"") for a in message.attachments))
     return Derived(_result_values(message, attribution, tables), [problem_values(p) for p in problems], rows,
                    headers_only, attribution, tuple(problems))

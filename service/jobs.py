@@ -18,10 +18,10 @@ from .errors import SourceError
 from .model import Fetched, Outgoing, Problem, ReportState
 from .outgoing import record_stale, send_all, send_once
 from .pool import Deriver
-from .receipt import plan_receipt
+from .receipt import plan_receipt, within_hourly_limit
 from .remind import due_reminders, hold_reason
 from .status import load_states
-from .summary import Summary, build_summary, counted_messages, latest_deadline_with_rows
+from .summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
 
 log = logging.getLogger(__name__)
 HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
@@ -109,7 +109,7 @@ def _retry_receipt(app: App, key: str, result: dict | None, now: datetime) -> in
         app.store.record_send_result(
             key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
         return 0
-    return int(send_once(app.store, app.sender, planned, now) == "sent")
+    return int(send_limited(app, planned, now) == "sent")
 
 
 def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:
@@ -133,7 +133,23 @@ def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
         received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
         deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
         auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer)
-    return send_once(app.store, app.sender, planned, app.clock()) if planned else "skipped"
+    if planned is None:
+        return "skipped"
+    return send_limited(app, planned, app.clock())
+
+
+def send_limited(app: App, planned: Outgoing, now: datetime) -> str:
+    """send_once, to the recipients still under receipts.max_per_address_per_hour; with none left the
+    receipt is recorded as skipped (with the reason) and never sent."""
+    limit, since = app.config.receipts.max_per_address_per_hour, now - timedelta(hours=1)
+    allowed = within_hourly_limit(planned, app.store.sent_records(since), since, limit)
+    if allowed is None:
+        app.store.record_skipped(key=planned.key, kind=planned.kind, city=planned.city, deadline=planned.deadline,
+                                 recipients=planned.to, subject=planned.subject, now=now, status="skipped",
+                                 error=f"已达每小时 {limit} 封回执上限，未发送")
+        log.warning("receipt %r not sent: %d receipt(s) per address per hour reached", planned.key, limit)
+        return "skipped"
+    return send_once(app.store, app.sender, allowed, now)
 
 
 HELD = "reminders_held"  # health key: why reminders are held, "" when they are not
@@ -210,13 +226,11 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
 
 
 def metric_totals(app: App, states: list[ReportState]) -> dict:
-    """Sums of the parsed metrics over the rows that count for the table deadline."""
-    counted = counted_messages(states, app.config.table_deadline.id)
-    totals = {"participants": 0.0, "products": 0.0, "sales_wan": 0.0}
-    for row in app.store.rows(counted.values()):
-        for key in totals:
-            totals[key] += row[key] or 0.0
-    return totals
+    """Sums of the parsed metrics that count for the table deadline (implausible figures left out)."""
+    deadline = app.config.table_deadline.id
+    results = app.store.results()
+    rows = app.store.rows(version_messages(results, deadline))
+    return counted_totals(app.config, states, deadline, rows, results)
 
 
 def compile_summary(app: App, deadline: str | None = None) -> Summary:
@@ -225,8 +239,8 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
     states = load_states(app.store, config, now)
     deadline = deadline or latest_deadline_with_rows(config, states)
     config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    rows = app.store.rows(counted_messages(states, deadline).values())
     results = [r for r in app.store.results() if r["received_at"] <= now]
+    rows = app.store.rows(version_messages(results, deadline))  # earlier versions too: the jump check
     problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
     return build_summary(config, states, deadline, rows, results, problems)
 

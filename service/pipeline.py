@@ -1,7 +1,7 @@
 """Pipeline: raw bytes -> archive -> commit -> derive (parse, extract, attribute) -> record; reprocess.
 
 Mail goes in batches: a batch is archived, synced and committed (with its IMAP watermarks) before
-anything can fail; then derived (service/derive.py, on a process pool for backlogs, see pool.py)
+anything can fail; then derived (service/derive.py, always in bounded worker processes, see pool.py)
 while the next batches are fetched, and written in one transaction per batch, in order.
 Everything after the archive is derived and can be rebuilt from it by `reprocess`.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from .app import App
-from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, problem_values
+from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, problem_values, quarantined
 from .model import Attribution, Fetched, Message, Problem
 from .pool import Deriver
 from .store import StoredMessage
@@ -129,13 +129,17 @@ def _recorded(app: App, batch: list[Fetched], deriver: Deriver) -> _Work:
 
 
 def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
-               raws: dict[int, bytes] | None = None) -> _Work:
-    """Hand the batch's messages to the deriver (raw bytes from `raws`, else from the archive)."""
+               raws: dict[int, bytes] | None = None, set_aside: dict[int, str] | None = None) -> _Work:
+    """Hand the batch's messages to the deriver (raw bytes from `raws`, else from the archive);
+    messages in `set_aside` (quarantined: id -> reason) keep their quarantine and are not derived."""
     ready: dict[int, Derived] = {}
     todo: list[int] = []
     jobs: list[Job] = []
     size = 0
     for s in stored:
+        if set_aside and s.id in set_aside:
+            ready[s.id] = quarantined(s.ingested_at, set_aside[s.id])
+            continue
         if s.duplicate_of is not None:
             log.info("message %s: duplicate delivery of message %s (same Message-ID)", s.id, s.duplicate_of)
             problem = Problem("duplicate", f"与已收到的邮件（编号 {s.duplicate_of}）重复，已忽略", detail=s.message_id)
@@ -192,7 +196,9 @@ def _written(app: App, work: _Work, before_storing: BeforeStoring | None = None)
     if before_storing:
         before_storing(outcomes)
     app.store.replace_results([(s.id, found[s.id].result, found[s.id].problems, found[s.id].rows)
-                               for s in work.stored])
+                               for s in work.stored],
+                              {s.id: found[s.id].quarantined for s in work.stored if found[s.id].quarantined},
+                              app.clock())
     return outcomes + work.skipped
 
 
@@ -218,14 +224,16 @@ def process(app: App, pk: int) -> Outcome:
 
 
 def _process_all(app: App, stored: list[StoredMessage], deriver: Deriver | None,
-                 before_storing: BeforeStoring | None = None) -> Iterator[list[Outcome]]:
+                 before_storing: BeforeStoring | None = None,
+                 set_aside: dict[int, str] | None = None) -> Iterator[list[Outcome]]:
     """Process archived messages batch by batch, on the given deriver or a pool of this one's own."""
     if deriver is None:
         with Deriver(app.config) as own:
-            yield from _process_all(app, stored, own, before_storing)
+            yield from _process_all(app, stored, own, before_storing, set_aside)
         return
     runs = (stored[i:i + BATCH_MESSAGES] for i in range(0, len(stored), BATCH_MESSAGES))
-    yield from _written_in_order(app, (_submitted(app, run, deriver) for run in runs), before_storing)
+    works = (_submitted(app, run, deriver, set_aside=set_aside) for run in runs)
+    yield from _written_in_order(app, works, before_storing)
 
 
 def process_pending(app: App, deriver: Deriver | None = None,
@@ -239,7 +247,12 @@ def process_pending(app: App, deriver: Deriver | None = None,
     return [outcome for batch in _process_all(app, stored, deriver, before_storing) for outcome in batch]
 
 
-def reprocess(app: App) -> int:
-    """Rebuild every derived record from the archive; returns the number of messages processed."""
+def reprocess(app: App, include_quarantined: bool = False, deriver: Deriver | None = None) -> int:
+    """Rebuild every derived record from the archive; returns the number of messages processed.
+
+    Quarantined messages keep their quarantine record unless include_quarantined: then they are tried
+    again (under the same bounds) and leave the quarantine if they now go through.
+    """
+    set_aside = {} if include_quarantined else app.store.quarantined()
     app.store.clear_all_derived()
-    return sum(len(batch) for batch in _process_all(app, app.store.stored_messages(), None))
+    return sum(len(batch) for batch in _process_all(app, app.store.stored_messages(), deriver, None, set_aside))

@@ -1,6 +1,6 @@
 """The database schema: SQLAlchemy 2 Core tables (service/store.py holds the queries).
 
-Facts (messages, deliveries, sent log, watermarks, health, purged) are append/update-only and are
+Facts (messages, deliveries, sent log, watermarks, health, purged, quarantine) are append/update-only and are
 never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`. Alembic
 migrations (service/migrations/) build exactly this metadata.
 """
@@ -130,5 +130,11 @@ purged = Table(  # deliveries `purge` removed: a poll must not fetch that mail a
     "purged", metadata,
     Column("source_id", Text, primary_key=True),
     Column("purged_at", UtcDateTime, nullable=False),
+)
+quarantine = Table(  # messages whose derive blew a bound: derived again only when staff ask
+    "quarantine", metadata,
+    Column("message", Integer, ForeignKey("messages.id"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 DERIVED = (rows, problems, results)

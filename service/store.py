@@ -1,7 +1,7 @@
 """The database: the queries the stages need, on the tables of service/schema.py (with it and the
 migrations, the only modules that import sqlalchemy).
 
-Facts (messages, deliveries, sent log, watermarks, health) are append/update-only and are
+Facts (messages, deliveries, sent log, watermarks, health, quarantine) are append/update-only and are
 never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ from sqlalchemy import Table, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from .schema import DERIVED, deliveries, health, messages, problems, purged, results, rows, sent, watermarks
+from .schema import (
+    DERIVED, deliveries, health, messages, problems, purged, quarantine, results, rows, sent, watermarks,
+)
 
 
 @dataclass(frozen=True)
@@ -211,12 +213,24 @@ class Store:
         """Replace everything derived from one message, in one transaction."""
         self.replace_results([(message, result, list(found_problems), list(found_rows))])
 
-    def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]]) -> None:
-        """replace_result for a batch of (message, result, problems, rows), in one transaction."""
+    def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
+                        quarantined: dict[int, str] | None = None, now: datetime | None = None) -> None:
+        """replace_result for a batch of (message, result, problems, rows), in one transaction.
+
+        `quarantined` (message -> reason) are the batch's messages set aside; the others leave the
+        quarantine (a retry that went through). A message already there keeps its first reason and time.
+        """
         if not derived:
             return
         ids = [message for message, *_ in derived]
+        quarantined = quarantined or {}
         with self.engine.begin() as conn:
+            already = {r[0] for r in conn.execute(select(quarantine.c.message).where(quarantine.c.message.in_(ids)))}
+            conn.execute(delete(quarantine).where(quarantine.c.message.in_(already - set(quarantined))))
+            fresh = [dict(message=m, reason=reason[:4000], at=now) for m, reason in quarantined.items()
+                     if m not in already]
+            if fresh:
+                conn.execute(insert(quarantine), fresh)
             for table in DERIVED:
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
             conn.execute(insert(results), [dict(result, message=m) for m, result, _, _ in derived])
@@ -236,6 +250,11 @@ class Store:
         with self.engine.begin() as conn:
             for table in DERIVED:
                 conn.execute(delete(table))
+
+    def quarantined(self) -> dict[int, str]:
+        """Messages set aside (message -> reason): `reprocess` leaves them alone unless asked."""
+        with self.engine.connect() as conn:
+            return {r.message: r.reason for r in conn.execute(select(quarantine))}
 
     def results(self) -> list[dict]:
         """Every message's derived result, joined with its message facts, oldest first."""
@@ -318,13 +337,15 @@ class Store:
                         subject=subject, now=now)
 
     def record_skipped(self, *, key: str, kind: str, city: str, deadline: str,
-                       recipients: Iterable[str], subject: str, now: datetime) -> None:
-        """Log a reminder that will never be sent (missed for good), once."""
+                       recipients: Iterable[str], subject: str, now: datetime, status: str = "stale",
+                       error: str = "") -> None:
+        """Log an email that will never be sent, once: a reminder missed for good ("stale"), or a
+        receipt over its hourly limit ("skipped", with the reason in `error`)."""
         try:
             with self.engine.begin() as conn:
                 if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
-                    _insert_sent(conn, key, kind, city, deadline, recipients, subject, "stale", now)
-        except IntegrityError:  # a concurrent `remind` logged it first
+                    _insert_sent(conn, key, kind, city, deadline, recipients, subject, status, now, error)
+        except IntegrityError:  # a concurrent run logged it first
             pass
 
     def record_send_result(self, key: str, *, ok: bool, error: str = "", smtp_message_id: str = "",
@@ -357,7 +378,7 @@ class Store:
             gone = [r[0] for r in conn.execute(select(deliveries.c.source_id).where(deliveries.c.message.in_(ids)))]
             if gone:
                 conn.execute(insert(purged), [dict(source_id=s, purged_at=now) for s in gone])
-            for table in (*DERIVED, deliveries):
+            for table in (*DERIVED, deliveries, quarantine):
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
             conn.execute(delete(messages).where(messages.c.id.in_(ids)))
 
@@ -370,11 +391,11 @@ RESENDABLE = ("failed", "retry")  # sent-log statuses a later run sends again
 
 
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
-                 recipients: Iterable[str], subject: str, status: str, now: datetime) -> None:
+                 recipients: Iterable[str], subject: str, status: str, now: datetime, error: str = "") -> None:
     conn.execute(insert(sent).values(
         key=key, kind=kind, city=city, deadline=deadline,
         recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject, status=status,
-        attempts=int(status == "sending"), error="", created_at=now, updated_at=now, smtp_message_id=""))
+        attempts=int(status == "sending"), error=error[:2000], created_at=now, updated_at=now, smtp_message_id=""))
 
 
 def _stored(r: Any) -> StoredMessage:
