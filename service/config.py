@@ -139,6 +139,10 @@ class SmtpSection(_ServerSection):
     from_name: str = "湖南省商务厅电子商务处"
     retries: int = 3  # further attempts after the first, on transient failures only
     backoff_seconds: float = 5.0  # wait before retry i is backoff_seconds * 2**i
+    # After this many consecutive sends that cannot reach the server, the rest of the batch (one
+    # `remind`, one digest, one poll's receipts) waits for the next run instead of each retrying.
+    circuit_breaker_failures: int = Field(default=3, ge=1)
+    max_batch_seconds: float = Field(default=300.0, gt=0)  # one batch's sends, retries included, end by then
     ca_file: Path | None = None  # extra CA bundle to trust (self-signed test or relay servers)
 
 
@@ -149,6 +153,9 @@ class RemindersSection(_Frozen):
     overdue_workdays: tuple[int, ...] = (1,)  # working days after the deadline
     plan_cities: tuple[str, ...] = ()  # cities that said they run sub-venues (optional deadline)
     overdue_catch_up_workdays: int = 2  # a missed overdue notice may still go out this many workdays late
+    # Reminders are held (not sent, not given up) unless the mailbox was read this recently: a
+    # "not received" letter must not go out while reports may be waiting unread on the server.
+    max_poll_age_minutes: float = Field(default=30.0, gt=0)
     contact_name: str = "刘琦"  # 联系人 line under the signature of every letter
     contact_phone: str = "0731-82287166"
 

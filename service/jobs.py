@@ -16,11 +16,11 @@ from .app import App
 from .digest import build_digest
 from .errors import SourceError
 from .fetch import Unreadable
-from .model import Fetched, Outgoing, ReportState
-from .outgoing import record_stale, send_once
+from .model import Fetched, Outgoing, Problem, ReportState
+from .outgoing import record_stale, send_all, send_once
 from .pool import Deriver
 from .receipt import plan_receipt, within_hourly_limit
-from .remind import due_reminders
+from .remind import due_reminders, hold_reason
 from .status import load_states
 from .summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
 
@@ -48,7 +48,8 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCo
     def send_receipts(outcomes: list[pipeline.Outcome]) -> None:
         counts.receipts += sum(send_receipt(app, outcome) == "sent" for outcome in outcomes)
 
-    with Deriver(app.config) as deriver:  # a process pool, started only when a backlog shows up
+    # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
+    with app.sender.batch(), Deriver(app.config) as deriver:  # a pool, started only for a backlog
         for outcome in pipeline.process_pending(app, deriver, send_receipts):
             counts.reports += int(outcome.is_report)
         done = 0
@@ -66,18 +67,63 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCo
 
 
 def poll(app: App, on_progress=None) -> IngestCounts:
-    """One poll of the configured mailbox; health is recorded for the digest and `status --check`."""
+    """One poll of the configured mailbox; health is recorded for the digest and `status --check`.
+
+    The poll's receipts share one send batch (circuit breaker), with the receipts a local or
+    temporary failure left for this run."""
     source = app.source()
-    try:
-        counts = ingest_all(app, source.fetch_new(app.store), on_progress)
-    except SourceError as err:
-        app.store.set_health("poll_error", str(err), app.clock())
-        raise
-    finally:
-        source.close()
-    counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
+    with app.sender.batch():
+        retried = retry_receipts(app)  # first: they waited longest
+        try:
+            counts = ingest_all(app, source.fetch_new(app.store), on_progress)
+        except SourceError as err:
+            app.store.set_health("poll_error", str(err), app.clock())
+            raise
+        finally:
+            source.close()
+        counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
     app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
+    counts.receipts += retried
     return counts
+
+
+def retry_receipts(app: App) -> int:
+    """Send again the receipts logged "retry" (server unreachable, disk full); returns how many went out.
+
+    Planned again from the stored result, so the receipt window still applies: one past it is
+    logged failed with that reason (listed in the digest, never sent)."""
+    waiting = [r for r in app.store.sent_records() if r.kind == "receipt" and r.status == "retry"]
+    if not waiting:
+        return 0
+    now, sent = app.clock(), 0
+    stored = {f"receipt:{r['message_id']}": r for r in app.store.results() if r["message_id"]}
+    with app.sender.batch() as circuit:
+        for record in waiting:
+            if circuit.open_reason():
+                break  # still unreachable: they wait for the next poll, their errors kept
+            sent += _retry_receipt(app, record.key, stored.get(record.key), now)
+    return sent
+
+
+def _retry_receipt(app: App, key: str, result: dict | None, now: datetime) -> int:
+    """1 when the receipt `key` went out now."""
+    planned = replanned_receipt(app, result, now) if result else None
+    if planned is None:
+        app.store.record_send_result(
+            key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
+        return 0
+    return int(send_limited(app, planned, now) == "sent")
+
+
+def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:
+    """The receipt for a stored result, planned as send_receipt plans it at ingest."""
+    problems = [Problem(p["code"], p["message_zh"], p["detail"], p["file"], p["row"])
+                for p in app.store.problems([result["message"]])]
+    return plan_receipt(
+        app.config, message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
+        received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
+        deadline=result["deadline"], rows=app.store.row_counts().get(result["message"], 0), problems=problems,
+        auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
 
 
 def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
@@ -109,18 +155,50 @@ def send_limited(app: App, planned: Outgoing, now: datetime) -> str:
     return send_once(app.store, app.sender, allowed, now)
 
 
-def remind(app: App, dry_run: bool = False) -> tuple[list[Outgoing], list[Outgoing], dict[str, str]]:
-    """Reminders due at now and not yet sent; sends them unless dry_run. Returns (due, stale, results)."""
+HELD = "reminders_held"  # health key: why reminders are held, "" when they are not
+
+
+@dataclass
+class RemindRun:
+    """What one `remind` did: due and stale reminders, each send's result, and why it held or stopped."""
+
+    due: list[Outgoing]
+    stale: list[Outgoing]
+    results: dict[str, str] = field(default_factory=dict)  # key -> sent | failed | deferred | skipped
+    held: str = ""  # the mailbox was not read recently: nothing sent or given up
+    stopped: str = ""  # the circuit opened: the reminders without a result stay due
+
+    @property
+    def left(self) -> list[Outgoing]:
+        """Due reminders not sent by this run (a later run sends them)."""
+        return [o for o in self.due if self.results.get(o.key) not in ("sent", "skipped")]
+
+
+def remind(app: App, dry_run: bool = False) -> RemindRun:
+    """Reminders due at now and not yet sent; sends them unless dry_run or held (see hold_reason)."""
     now = app.clock()
     states = load_states(app.store, app.config, now)
     due, stale = due_reminders(app.config, app.calendar, states, app.store.sent_keys(), now,
                                renderer=app.renderer)
-    results: dict[str, str] = {}
-    if not dry_run:
-        record_stale(app.store, stale, now)
-        for out in due:
-            results[out.key] = send_once(app.store, app.sender, out, now)
-    return due, stale, results
+    ok = app.store.get_health("poll_ok")
+    run = RemindRun(due, stale, held=hold_reason(app.config, ok[1] if ok else None, now) if due else "")
+    if dry_run:
+        return run
+    if run.held:
+        app.store.set_health(HELD, f"{len(due)} 封催报提醒暂缓：{run.held}", now)
+        log.warning("remind: %d reminder(s) held: %s", len(due), run.held)
+        return run
+    if reminders_held(app):
+        app.store.set_health(HELD, "", now)  # the hold is over: this run decides what is still due
+    record_stale(app.store, stale, now)
+    run.results, run.stopped = send_all(app.store, app.sender, due, now)
+    return run
+
+
+def reminders_held(app: App) -> str:
+    """The current hold of reminders ("" when none): for the digest, `status --check` and the worker."""
+    held = app.store.get_health(HELD)
+    return held[0] if held else ""
 
 
 def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
@@ -146,7 +224,7 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
     last_error = error[0] if error and (not ok or error[1] > ok[1]) else None
     return dict(states=states, arrived=arrived, problems=problems, unattributed=unattributed, sent=sent,
                 stale=stale, totals=metric_totals(app, states), last_poll_ok=ok[1] if ok else None,
-                last_poll_error=last_error,
+                last_poll_error=last_error, reminders_held=reminders_held(app),
                 warnings=app.calendar.check_years({d.due.year for d in config.deadlines}))
 
 
@@ -190,7 +268,8 @@ def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
         out = replace(out, attachments=(workbook_attachment(app, now),))
     if dry_run:
         return out, "dry-run"
-    result = send_once(app.store, app.sender, out, now)
+    with app.sender.batch():
+        result = send_once(app.store, app.sender, out, now)
     if result == "sent":
         app.store.set_health("digest_sent", out.key, now)
     return out, result

@@ -176,5 +176,5 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
                "poll": {"last_ok": datetime(2022, 1, 4, 8, 0), "error": "timeout", "stale": True,
                         "hours": 0.5},
                "warnings": ["2027年的法定节假日未知"],
-               "alert": ""},
+               "reminders_held": "邮箱已 45 分钟未成功收取，催报提醒暂缓发出", "alert": ""},
 }

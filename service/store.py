@@ -306,9 +306,14 @@ class Store:
 
     # -- health ------------------------------------------------------------------------
     def set_health(self, key: str, value: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            if conn.execute(update(health).where(health.c.key == key).values(value=value, at=now)).rowcount == 0:
-                conn.execute(insert(health).values(key=key, value=value, at=now))
+        for _ in range(2):  # a concurrent first insert of the same key: update theirs instead
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(update(health).where(health.c.key == key).values(value=value, at=now)).rowcount == 0:
+                        conn.execute(insert(health).values(key=key, value=value, at=now))
+                return
+            except IntegrityError:
+                continue
 
     def get_health(self, key: str) -> tuple[str, datetime] | None:
         with self.engine.connect() as conn:
@@ -321,30 +326,47 @@ class Store:
             r = conn.execute(select(sent).where(sent.c.key == key)).first()
             return _sent_record(r) if r else None
 
+    def claim_send(self, *, key: str, kind: str, city: str, deadline: str,
+                   recipients: Iterable[str], subject: str, now: datetime) -> bool:
+        """Mark `key` as being sent (committed before the SMTP conversation starts); False when it
+        is sent or being sent already. Each step is one atomic statement, so of two processes
+        claiming the same key exactly one wins, the other gets False (never an IntegrityError)."""
+        with self.engine.begin() as conn:
+            if conn.execute(update(sent).where(sent.c.key == key, sent.c.status.in_(RESENDABLE)).values(
+                    status="sending", attempts=sent.c.attempts + 1, updated_at=now)).rowcount:
+                return True
+        try:
+            with self.engine.begin() as conn:
+                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "sending", now)
+        except IntegrityError:
+            return False
+        return True
+
     def record_send_attempt(self, *, key: str, kind: str, city: str, deadline: str,
                             recipients: Iterable[str], subject: str, now: datetime) -> None:
-        """Mark `key` as being sent (committed before the SMTP conversation starts)."""
-        with self.engine.begin() as conn:
-            changed = conn.execute(update(sent).where(sent.c.key == key).values(
-                status="sending", attempts=sent.c.attempts + 1, updated_at=now)).rowcount
-            if not changed:
-                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "sending", now)
+        """claim_send, for callers that checked the key themselves."""
+        self.claim_send(key=key, kind=kind, city=city, deadline=deadline, recipients=recipients,
+                        subject=subject, now=now)
 
     def record_skipped(self, *, key: str, kind: str, city: str, deadline: str,
                        recipients: Iterable[str], subject: str, now: datetime, status: str = "stale",
                        error: str = "") -> None:
         """Log an email that will never be sent, once: a reminder missed for good ("stale"), or a
         receipt over its hourly limit ("skipped", with the reason in `error`)."""
-        with self.engine.begin() as conn:
-            if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
-                _insert_sent(conn, key, kind, city, deadline, recipients, subject, status, now, error)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
+                    _insert_sent(conn, key, kind, city, deadline, recipients, subject, status, now, error)
+        except IntegrityError:  # a concurrent run logged it first
+            pass
 
     def record_send_result(self, key: str, *, ok: bool, error: str = "", smtp_message_id: str = "",
-                           now: datetime) -> None:
+                           now: datetime, deferred: bool = False) -> None:
+        """sent, failed (refused for this email) or, with `deferred`, retry (sent again at the next run)."""
+        status = "sent" if ok else "retry" if deferred else "failed"
         with self.engine.begin() as conn:
             conn.execute(update(sent).where(sent.c.key == key).values(
-                status="sent" if ok else "failed", error=error[:2000], updated_at=now,
-                smtp_message_id=smtp_message_id))
+                status=status, error=error[:2000], updated_at=now, smtp_message_id=smtp_message_id))
 
     def sent_records(self, since: datetime | None = None) -> list[SentRecord]:
         query = select(sent).order_by(sent.c.created_at, sent.c.key)
@@ -356,7 +378,7 @@ class Store:
     def sent_keys(self) -> set[str]:
         """Keys that were sent or are being sent: never to be sent again."""
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status != "failed"))}
+            return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status.not_in(RESENDABLE)))}
 
     # -- purge (the only deletes of facts; see purge.py) -------------------------------
     def purge_messages(self, message_ids: Iterable[int], now: datetime) -> None:
@@ -391,6 +413,9 @@ def _retried_on_conflict(write: Callable[[], T]) -> T:
                 raise
             log.info("write conflicted with another process (attempt %d): reading again", attempt)
     raise AssertionError("unreachable")
+
+
+RESENDABLE = ("failed", "retry")  # sent-log statuses a later run sends again
 
 
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
