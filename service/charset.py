@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 from typing import NamedTuple
 from urllib.parse import quote_from_bytes, unquote_to_bytes
@@ -29,6 +30,9 @@ _ALIASES = {
 _ASCII_LABELS = frozenset({"ascii", "usascii", "ansix341968", "646"})
 _UNKNOWN_LABELS = frozenset({"unknown8bit", "xunknown", "default"})
 _NO_PROMISE = frozenset({""}) | _ASCII_LABELS | _UNKNOWN_LABELS
+# Python text codecs that are no MIME charsets: a label naming one is unknown. idna and punycode
+# raise on 8-bit bytes whatever the error handler, the escapes turn "\\x41" in a body into "A".
+_NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"})
 MISLABELLED, UNKNOWN = "charset_mislabelled", "unknown_charset"
 _FALLBACKS = ("utf-8", "gb18030")
 _ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -84,6 +88,8 @@ def codec_for(label: str | bytes | None) -> str | None:
 
 
 def _lookup(name: str) -> str:
+    if codecs.lookup(name).name in _NOT_CHARSETS:
+        raise LookupError(name)
     b"a".decode(name, "ignore")  # LookupError for unknown names and bytes-to-bytes codecs
     return name
 

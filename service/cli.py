@@ -2,27 +2,30 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import jobs, pipeline
-from .demo import run_demo
+from .demo import demo_config, prepare_demo_folder, run_demo
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
 from .errors import ServiceError
-from .fetch import fetch_files, mail_files
+from .fetch import Unreadable, fetch_files, file_kind, mail_files
 from .health import health_problems, health_values
 from .migrations import ensure_schema
-from .store import Store
+from .store import Store, database_error
+from .text import escaped
 from .status import load_states, status_json, status_table
 from .workbook import export_bytes, write_atomically
 
 log = logging.getLogger(__name__)
+DEMO_DIR = "var/demo"
 
 
 def _progress(total: int | None) -> Callable[[int], None]:
@@ -42,62 +45,163 @@ def _progress(total: int | None) -> Callable[[int], None]:
     return update
 
 
-def cmd_import(app: App, args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.paths]
+# --now years the service can compute with (a day after, a deadline ahead) and a campaign may use
+NOW_YEARS = range(1970, 3000)
+
+
+def instant_arg(text: str) -> str:
+    """--now checked when the command line is read: an ISO date/time in NOW_YEARS (else argparse's error)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"不是有效的日期时间 (not a valid ISO date/time, e.g. 2022-01-05T09:00): {text!r}") from err
+    if value.year not in NOW_YEARS:
+        raise argparse.ArgumentTypeError(f"年份超出范围 (year out of range {NOW_YEARS.start}-{NOW_YEARS.stop - 1}):"
+                                         f" {text!r}")
+    return text
+
+
+def import_paths(names: Sequence[str]) -> list[Path]:
+    """The paths named for `import`, checked before anything is read: missing paths and FIFOs or
+    devices (reading /dev/zero or a pipe never ends) are refused."""
+    paths = [Path(p) for p in names]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise ServiceError(f"not found: {', '.join(missing)}")
+    for path in paths:
+        kind = None if path.is_dir() else file_kind(path.stat().st_mode)
+        if kind is not None:
+            raise ServiceError(f"拒绝读取 {path}：不是邮件文件或文件夹，而是{kind} (refused: not a regular file)")
+    return paths
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    paths = import_paths(args.paths)
     total = sum(1 for _ in mail_files(paths))
-    counts = jobs.ingest_all(app, fetch_files(paths), _progress(total))
+    skipped: list[Unreadable] = []
+    counts = jobs.ingest_all(app, fetch_files(paths, skipped), _progress(total))
+    _report_skipped(skipped)
     print(f"导入 {total} 封：新邮件 {counts.new}，已存在 {counts.already}，"
-          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}")
+          f"计为报送 {counts.reports}，有问题 {counts.problems}，发出回执 {counts.receipts}"
+          + (f"，无法读取已跳过 {len(skipped)}" if skipped else ""))
     return 0
+
+
+def _report_skipped(skipped: Sequence[Unreadable]) -> None:
+    for item in skipped:
+        print(f"跳过无法读取的文件 (skipped unreadable file): {item.path}: {item.reason}", file=sys.stderr)
 
 
 def cmd_poll(app: App, args: argparse.Namespace) -> int:
     counts = jobs.poll(app, _progress(None))
     if counts.new and sys.stderr.isatty():
         sys.stderr.write("\n")
+    _report_skipped(counts.unreadable)
     print(f"收取新邮件 {counts.new} 封（计为报送 {counts.reports}，有问题 {counts.problems}，"
-          f"发出回执 {counts.receipts}）")
+          f"发出回执 {counts.receipts}{f'，无法读取已跳过 {len(counts.unreadable)}' if counts.unreadable else ''}）")
     return 0
+
+
+REPLAY_TOLERANCE = timedelta(minutes=5)  # clocks drift; a --now this far ahead of real time is a mistake
+
+
+def future_now_problem(now: datetime, real_now: datetime) -> str:
+    """Why a real (not --dry-run) `remind` at `now` is refused without --replay; "" when it may run.
+
+    Every reminder scheduled before `now` would go out or be marked missed for good, so a --now in
+    the future of the real clock (a typo, a rehearsal on the live database) cannot be undone."""
+    if now <= real_now + REPLAY_TOLERANCE:
+        return ""
+    return (f"--now {now.isoformat(timespec='minutes')} is {_hours(now - real_now)} ahead of the real time "
+            f"{real_now.isoformat(timespec='minutes')}: every reminder due before it would be sent or marked "
+            f"missed for good. Look with --dry-run, or add --replay to replay on purpose")
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 def cmd_remind(app: App, args: argparse.Namespace) -> int:
-    due, stale, results = jobs.remind(app, dry_run=args.dry_run)
+    real_now = system_clock(app.config.tz)()
+    if not args.dry_run and not args.replay and (problem := future_now_problem(app.clock(), real_now)):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        _poll_before_remind(app)
+        app.store.set_health("remind_replay" if args.replay else "remind_run",
+                             app.clock().isoformat(timespec="seconds"), real_now)  # at: the wall clock
+    run = jobs.remind(app, dry_run=args.dry_run)
     if args.json:
         print(json.dumps([{"city": o.city, "deadline": o.deadline, "kind": o.kind, "to": list(o.to)}
-                          for o in due], ensure_ascii=False, indent=2))
-        return 0
-    for out in due:
-        print(f"{results.get(out.key, '待发送(dry-run)')}: {out.kind} {out.city} {out.deadline} -> {', '.join(out.to)}")
-    for out in stale:
+                          for o in run.due], ensure_ascii=False, indent=2))
+    else:
+        _print_remind(run, args.dry_run)
+    if run.held:
+        print(f"催报提醒暂缓发出 (reminders held, {len(run.due)} due): {run.held}", file=sys.stderr)
+    if run.stopped:
+        print(f"发送中止 (sending stopped): {run.stopped}; {len(run.left)} 封留待下次运行 "
+              f"(left due for the next run)", file=sys.stderr)
+    elif run.left and not run.held and not args.dry_run:
+        print(f"{len(run.left)} 封未能发出，下次运行时重发 (not sent, due again at the next run)", file=sys.stderr)
+    return 1 if (run.held or run.left) and not args.dry_run else 0
+
+
+def _poll_before_remind(app: App) -> None:
+    """Read the mailbox first (as the worker does), so a report that just arrived counts; a failed
+    poll leaves the reminders held (jobs.remind) rather than stopping the command."""
+    try:
+        jobs.poll(app)
+    except ServiceError as err:
+        print(f"邮箱收取失败 (mailbox poll failed): {err}", file=sys.stderr)
+
+
+def _print_remind(run: jobs.RemindRun, dry_run: bool) -> None:
+    for out in run.due:
+        result = "待发送(dry-run)" if dry_run else "暂缓(held)" if run.held else run.results.get(out.key, "未尝试(not attempted)")
+        print(f"{result}: {out.kind} {out.city} {out.deadline} -> {', '.join(out.to)}")
+    for out in run.stale:
         print(f"已过期未发: {out.kind} {out.city} {out.deadline}（{out.subject}）")
-    if not due and not stale:
+    if not run.due and not run.stale:
         print("此刻没有需要发送的提醒")
-    return 0
 
 
 def cmd_digest(app: App, args: argparse.Namespace) -> int:
     out, result = jobs.digest(app, dry_run=args.dry_run)
     print(f"主题：{out.subject}\n收件人：{', '.join(out.to)}\n\n{out.text}")
-    if not args.dry_run:
-        print(f"[{result}]")
+    if args.dry_run:
+        return 0
+    print(f"[{result}]")
+    if result in ("failed", "deferred"):
+        record = app.store.sent_record(out.key)
+        print(f"error: digest not sent ({result}): {record.error if record else ''}"
+              + ("; it is sent again at the next run" if result == "deferred" else ""), file=sys.stderr)
+        return 1
     return 0
 
 
-def cmd_demo(app: App, args: argparse.Namespace) -> int:
-    report = run_demo(app)
-    for line in report.log or []:
-        print(line)
-    print(f"\n模拟 2021-12-20 至 2022-02-09：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
-          f"回执 {report.receipts}，催报提醒 {report.reminders}，每日汇总 {report.digests}\n")
-    now = app.clock()
-    print(status_table(app.config, load_states(app.store, app.config, now), now))
-    out = Path(args.out) if args.out else app.config.data_dir / "汇总表.xlsx"
-    summary = jobs.compile_summary(app)
-    write_atomically(out, export_bytes(summary, out.suffix.lower()))
-    print(f"\n发出的邮件（.eml）：{app.config.outbox_folder.resolve()}")
+def cmd_demo(config: Config, args: argparse.Namespace) -> int:
+    folder = Path(args.dir).resolve()
+    demo = demo_config(config, prepare_demo_folder(folder))
+    app = App.open(demo, system_clock(demo.tz))
+    try:
+        report = run_demo(app)
+        for line in report.log or []:
+            print(line)
+        print(f"\n模拟 2021-12-20 至 2022-02-09：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
+              f"回执 {report.receipts}，催报提醒 {report.reminders}，每日汇总 {report.digests}\n")
+        now = app.clock()
+        print(status_table(demo, load_states(app.store, demo, now), now))
+        out = Path(args.out) if args.out else demo.workbook_path
+        summary = jobs.compile_summary(app)
+        write_atomically(out, export_bytes(summary, out.suffix.lower()))
+    finally:
+        app.close()
+    print(f"\n演示文件夹 (demo folder; never the configured mailbox, SMTP or database): {folder}")
+    print(f"  收件箱（Maildir）：{demo.mailbox_folder}")
+    print(f"  数据库（SQLite）：{folder / 'service.db'}")
+    print(f"发出的邮件（.eml）：{demo.outbox_folder}")
     print(f"汇总表（{len(summary.rows)} 行）：{out.resolve()}")
     return 0
 
@@ -125,7 +229,7 @@ def _health_check(app: App, now) -> int:
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from .worker import run_worker, worker_timeline  # APScheduler loads for this command only
 
-    start = parse_instant(args.now, config.tz) if args.now else None
+    start = parse_instant(args.now, config.tz) if args.now is not None else None
     return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby)
 
 
@@ -221,13 +325,13 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
-    for d in docs:
+    for d in docs:  # text from mail is escaped: a CR, an ESC or U+202E in a subject cannot rewrite the listing
         flag = "报送" if d["is_report"] else "—"
         print(f"#{d['id']} {d['received_at'][:16]} {d['city'] or '未归属'} {d['deadline'] or ''} {flag} "
-              f"{d['sender']} 《{d['subject']}》")
+              f"{escaped(d['sender'])} 《{escaped(d['subject'])}》")
         for p in d["problems"]:
-            where = f" [{p['file']}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
-            print(f"    ! {p['message_zh']}{where}")
+            where = f" [{escaped(p['file'])}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
+            print(f"    ! {escaped(p['message_zh'])}{where}")
     return 0
 
 
@@ -249,7 +353,8 @@ COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
 }
 # These open what they need themselves: the worker takes its lock before the database, migrate
 # must run where opening would refuse, check-mailbox needs no database.
-WITHOUT_APP = frozenset({"run", "migrate", "check-mailbox"})
+# demo opens its own App on its own folder: it must not touch the configured database.
+WITHOUT_APP = frozenset({"run", "migrate", "check-mailbox", "demo"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="TOML config (default: $SERVICE_CONFIG or config/service.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--now", help="act as if it were this moment (ISO, local time if no offset)")
+    common.add_argument("--now", type=instant_arg,
+                        help="act as if it were this moment (ISO, local time if no offset)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = {name: sub.add_parser(name, parents=[common], help=text, description=text)
                 for name, (_, text) in COMMANDS.items()}
@@ -274,8 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        help="also try the quarantined messages again (under the same limits)")
     commands["remind"].add_argument("--dry-run", action="store_true", help="list, do not send")
     commands["remind"].add_argument("--json", action="store_true", help="machine-readable list of due reminders")
+    commands["remind"].add_argument("--replay", action="store_true",
+                                    help="allow a --now ahead of the real time (replaying a campaign on purpose)")
     commands["digest"].add_argument("--dry-run", action="store_true", help="print, do not send")
-    commands["demo"].add_argument("--out", default=None, help="workbook path (default: <data_dir>/汇总表.xlsx)")
+    commands["demo"].add_argument("--dir", default=DEMO_DIR,
+                                  help=f"the demo's own folder: Maildir, outbox, database, workbook (default {DEMO_DIR})")
+    commands["demo"].add_argument("--out", default=None, help="workbook path (default: <dir>/汇总表.xlsx)")
     commands["status"].add_argument("--check", action="store_true",
                                     help="health check: exit 1 with the reasons when polls or sends are failing")
     commands["run"].add_argument("--speed", type=float, default=1.0,
@@ -291,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_clock(config: Config, now: str | None) -> Clock:
-    return fixed_clock(now, config.tz) if now else system_clock(config.tz)
+    return fixed_clock(now, config.tz) if now is not None else system_clock(config.tz)
 
 
 def _run_without_app(config: Config, args: argparse.Namespace) -> int:
@@ -302,10 +412,39 @@ def _run_without_app(config: Config, args: argparse.Namespace) -> int:
         return 1
 
 
+# errno -> what an operator should read first
+_OS_REASONS = {errno.ENOSPC: "磁盘已满 (disk full)", errno.EDQUOT: "磁盘配额已满 (disk quota exceeded)",
+               errno.EROFS: "只读文件系统 (read-only file system)", errno.EACCES: "没有权限 (permission denied)",
+               errno.EPERM: "没有权限 (operation not permitted)"}
+
+
+def environment_error(err: BaseException) -> str | None:
+    """One line for a failure of what surrounds the service (disk full, read-only files or database,
+    database unreachable); None for anything else, which is a bug and keeps its traceback."""
+    line = database_error(err)
+    if line is not None or not isinstance(err, OSError):
+        return line
+    reason = _OS_REASONS.get(err.errno or 0, "系统错误 (OS error)")
+    where = f": {err.filename}" if err.filename else ""
+    return f"{reason}{where} ({err.strerror or err})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _main(args)
+    except Exception as err:  # the one place the shell turns a broken environment into one line
+        line = environment_error(err)
+        if line is None:
+            raise
+        log.debug("environment error", exc_info=True)
+        print(f"error: {line}", file=sys.stderr)
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         if args.command in WITHOUT_APP:

@@ -131,7 +131,7 @@ class LimitsSection(_Frozen):
     max_part_bytes: int = Field(default=32 * 1024 * 1024, gt=0)  # any one part of an xlsx/docx/ods once inflated
     # Each message is parsed in a worker process under these two bounds; one that breaks either is
     # quarantined (never retried automatically; `reprocess --include-quarantined` tries it again).
-    max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space of a worker process
+    max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space a worker may add to its start
     max_seconds_per_message: float = Field(default=120.0, gt=0)  # wall time to parse and extract one message
 
 
@@ -145,6 +145,10 @@ class SmtpSection(_ServerSection):
     from_name: str = "湖南省商务厅电子商务处"
     retries: int = 3  # further attempts after the first, on transient failures only
     backoff_seconds: float = 5.0  # wait before retry i is backoff_seconds * 2**i
+    # After this many consecutive sends that cannot reach the server, the rest of the batch (one
+    # `remind`, one digest, one poll's receipts) waits for the next run instead of each retrying.
+    circuit_breaker_failures: int = Field(default=3, ge=1)
+    max_batch_seconds: float = Field(default=300.0, gt=0)  # one batch's sends, retries included, end by then
     ca_file: Path | None = None  # extra CA bundle to trust (self-signed test or relay servers)
 
 
@@ -155,6 +159,9 @@ class RemindersSection(_Frozen):
     overdue_workdays: tuple[int, ...] = (1,)  # working days after the deadline
     plan_cities: tuple[str, ...] = ()  # cities that said they run sub-venues (optional deadline)
     overdue_catch_up_workdays: int = 2  # a missed overdue notice may still go out this many workdays late
+    # Reminders are held (not sent, not given up) unless the mailbox was read this recently: a
+    # "not received" letter must not go out while reports may be waiting unread on the server.
+    max_poll_age_minutes: float = Field(default=30.0, gt=0)
     contact_name: str = "刘琦"  # 联系人 line under the signature of every letter
     contact_phone: str = "0731-82287166"
 
@@ -162,6 +169,37 @@ class RemindersSection(_Frozen):
 class ReceiptsSection(_Frozen):
     enabled: bool = True
     window_hours: float = 72.0  # only mail received this recently gets a receipt (no receipts on backfill)
+    # Receipts (and notices to a city's registered addresses) one address may get in any hour, counted
+    # from the sent log; more are recorded as skipped, not sent, so forged mail cannot flood a mailbox.
+    max_per_address_per_hour: int = Field(default=5, ge=1)
+
+
+class PlausibilitySection(_Frozen):
+    """Figures no real 市州 reaches: over a bound a figure is flagged (a problem) and kept out of every
+    total until staff confirm it. row_*: one activity; city_*: a city's total for a deadline (万元 for sales)."""
+
+    row_participants: float = Field(default=100_000, gt=0)
+    row_products: float = Field(default=5_000_000, gt=0)
+    row_sales_wan: float = Field(default=1_000_000, gt=0)  # 100亿元 in one activity
+    city_participants: float = Field(default=500_000, gt=0)
+    city_products: float = Field(default=20_000_000, gt=0)
+    city_sales_wan: float = Field(default=5_000_000, gt=0)  # 500亿元 for one city
+    # A city total this many times the one its previous version counted is flagged too (a unit slip, a plant).
+    max_jump: float = Field(default=100.0, gt=1)
+    # A previous total below its floor is compared as the floor: a draft with "1家" followed by the real
+    # table is no jump.
+    jump_floor_participants: float = Field(default=100, ge=0)
+    jump_floor_products: float = Field(default=1_000, ge=0)
+    jump_floor_sales_wan: float = Field(default=1_000, ge=0)
+
+    def row_bound(self, metric: str) -> float:
+        return getattr(self, f"row_{metric}")
+
+    def city_bound(self, metric: str) -> float:
+        return getattr(self, f"city_{metric}")
+
+    def jump_floor(self, metric: str) -> float:
+        return getattr(self, f"jump_floor_{metric}")
 
 
 class DigestSection(_Frozen):
@@ -207,6 +245,7 @@ class Config(_Frozen):
     smtp: SmtpSection = SmtpSection()
     reminders: RemindersSection = RemindersSection()
     receipts: ReceiptsSection = ReceiptsSection()
+    plausibility: PlausibilitySection = PlausibilitySection()
     digest: DigestSection = DigestSection()
     calendar: CalendarSection = CalendarSection()
     worker: WorkerSection = WorkerSection()

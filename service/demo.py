@@ -2,6 +2,9 @@
 
 Each sample is delivered into the local Maildir on the day its Received header names, and the
 mailbox is polled at the end of each simulated day, so states change as they did in 2022.
+The demo runs in its own folder (Maildir, outbox, SQLite database, archive, workbook) whatever the
+config says about mailbox, SMTP and database: it takes only the campaign, its deadlines, cities
+and letters' settings from the config, so it can never read a real inbox or mail a real city.
 """
 from __future__ import annotations
 
@@ -13,9 +16,38 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Iterator
 
+from .config import Config, MailboxSection, SmtpSection
+from .errors import ConfigError
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mail"
 _RECEIVED_DATE = re.compile(rb"^Received:(?:.*\r?\n[ \t])*.*?;\s*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 _DATE = re.compile(rb"^Date:\s*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
+MARKER = ".service-demo"  # marks a folder the demo made, so a rerun may start it afresh
+
+
+def demo_config(config: Config, folder: Path) -> Config:
+    """`config` with mailbox, SMTP, database and every file moved into `folder` (outbox, local Maildir)."""
+    service = config.service.model_copy(update={"data_dir": folder, "database_url": f"sqlite:///{folder / 'service.db'}"})
+    smtp = SmtpSection(kind="outbox", outbox=folder / "outbox", from_address=config.smtp.from_address,
+                       from_name=config.smtp.from_name)
+    return config.model_copy(update={
+        "service": service, "mailbox": MailboxSection(kind="folder", folder=folder / "mailbox"), "smtp": smtp,
+        "worker": config.worker.model_copy(update={"workbook": folder / "汇总表.xlsx"})})
+
+
+def prepare_demo_folder(folder: Path) -> Path:
+    """An empty folder for one demo run: made, or emptied when an earlier demo made it.
+
+    Refuses (ConfigError) a folder holding anything else: the demo deletes only what it made."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).is_file():
+            raise ConfigError(f"demo: {folder} holds files the demo did not make; choose another --dir")
+        shutil.rmtree(folder)
+    for sub in ("tmp", "new", "cur"):  # the Maildir the samples are delivered into
+        (folder / "mailbox" / sub).mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by `python -m service demo`; rerunning the demo empties this folder\n",
+                                 encoding="utf-8")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -109,8 +141,7 @@ def run_demo(app, first: date = date(2021, 12, 20), last: date = date(2022, 2, 9
             report.reports += counts.reports
             report.receipts += counts.receipts
             if kind == "remind":
-                _, _, results = jobs.remind(app)
-                sent = sum(1 for r in results.values() if r == "sent")
+                sent = sum(1 for r in jobs.remind(app).results.values() if r == "sent")
                 report.reminders += sent
                 if sent:
                     report.log.append(f"{day} 09:00 发出催报提醒 {sent} 封")

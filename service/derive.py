@@ -15,6 +15,7 @@ from .config import Config
 from .extract import extract_attachments
 from .model import Attribution, Message, Problem, Row, Table
 from .parse import parse_message
+from .plausibility import version_doubts
 from .validate import validate_rows
 
 INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理"
@@ -86,6 +87,7 @@ def _derive(job: Job, config: Config) -> Derived:
     counted = tables if attribution.is_report else []
     rows = [_row_values(t, r) for t in counted for r in t.rows]
     problems.extend(p for t in counted for p in table_metric_problems(t))
+    problems.extend(d.problem for d in version_doubts(rows, config.plausibility))  # figures no 市州 reaches
     headers_only = replace(message, attachments=tuple(replace(a, content=b"") for a in message.attachments))
     return Derived(_result_values(message, attribution, tables), [problem_values(p) for p in problems], rows,
                    headers_only, attribution, tuple(problems))

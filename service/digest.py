@@ -28,19 +28,20 @@ STATE_COLOURS = {
 SENT_OK = frozenset({"sent", "ok"})
 NOT_ATTEMPTED = frozenset({"stale", "skipped"})
 # "sending" left in the log means the process stopped mid-conversation: the outcome is unknown.
-_UNFINISHED = {"sending": "发送过程中断，是否送达未知，请核实"}
+_UNFINISHED = {"sending": "发送过程中断，是否送达未知，请核实", "retry": "暂未发出，将在下次运行时重发"}
 MAX_PROBLEMS = 50  # beyond this the digest stops being read; the rest are in the system
 
 
 def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, states: list[ReportState],
                  arrived: list[dict], problems: list[dict], unattributed: list[dict], sent: list[dict],
                  stale: list[Outgoing], totals: dict, last_poll_ok: datetime | None,
-                 last_poll_error: str | None, warnings: list[str],
+                 last_poll_error: str | None, warnings: list[str], reminders_held: str = "",
                  renderer: Renderer | None = None) -> Outgoing:
     """The digest for the local day of `now` (key f"digest:{date}", to digest.recipients).
 
     `sent` statuses: "sent" counts as done; "stale"/"skipped" are ignored; anything else
-    ("failed", or "sending" left by a crash) is listed as needing a look.
+    ("failed", "retry" waiting for the next run, or "sending" left by a crash) is listed as needing
+    a look. `reminders_held`: why reminders are being held (the mailbox unread), "" when they are not.
     """
     tz = config.tz
     poll = poll_health(config, now, last_poll_ok, last_poll_error)
@@ -62,7 +63,8 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
         "totals": {k: totals.get(k) for k in ("participants", "products", "sales_wan")},
         "poll": poll,
         "warnings": list(dict.fromkeys([*warnings, *calendar.warnings])),
-        "alert": _alert(poll, len(failed)),
+        "reminders_held": reminders_held,
+        "alert": _alert(poll, len(failed), reminders_held),
     }
     subject, text, html = (renderer or default_renderer()).render("digest", **ctx)
     return Outgoing(key=f"digest:{now.astimezone(tz).date().isoformat()}", kind="digest",
@@ -145,8 +147,8 @@ def _deadline_title(config: Config, deadline_id: str | None) -> str:
     return titles.get(deadline_id or "", deadline_id or "")
 
 
-def _alert(poll: dict[str, Any], failures: int) -> str:
-    parts = []
+def _alert(poll: dict[str, Any], failures: int, held: str = "") -> str:
+    parts = ["催报提醒暂缓发出"] if held else []
     if poll["stale"]:
         parts.append("邮箱从未成功收取" if poll["hours"] is None
                      else f"邮箱已 {poll['hours']:.1f} 小时未成功收取")

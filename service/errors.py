@@ -3,7 +3,9 @@
     ServiceError
     ├── ConfigError   wrong config file, env or secret: fail at start, name key and reason
     ├── SourceError   the mailbox cannot be read (login refused, network)
-    └── SendError     an email cannot be sent
+    └── SendError     an email cannot be sent (refused for this email: not retried by itself)
+        └── SendDeferred  not sent now for a reason outside the email (server unreachable, circuit
+                          open, batch out of time, disk full): sent again at the next run
 """
 
 
@@ -20,4 +22,8 @@ class SourceError(ServiceError):
 
 
 class SendError(ServiceError):
+    pass
+
+
+class SendDeferred(SendError):
     pass

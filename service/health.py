@@ -11,7 +11,8 @@ from datetime import datetime
 from .config import Config
 from .store import Store
 
-FINISHED = frozenset({"sent", "failed"})  # "sending"/"stale" say nothing about the server
+FINISHED = frozenset({"sent", "failed", "retry"})  # "sending"/"stale" say nothing about the server
+FAILED = frozenset({"failed", "retry"})
 
 
 @dataclass(frozen=True)
@@ -19,20 +20,23 @@ class HealthValues:
     last_poll_ok: datetime | None
     last_poll_error: tuple[str, datetime] | None
     recent_sends: tuple[tuple[str, str], ...]  # (status, error) of finished sends, newest first
+    reminders_held: str = ""  # why reminders are held (mailbox not read recently), "" when not
 
 
 def health_values(store: Store, sends: int) -> HealthValues:
     """The inputs of the check: health table, and the newest `sends` finished sends of the sent log."""
-    ok, error = store.get_health("poll_ok"), store.get_health("poll_error")
+    ok, error, held = store.get_health("poll_ok"), store.get_health("poll_error"), store.get_health("reminders_held")
     finished = [r for r in store.sent_records() if r.status in FINISHED]
     finished.sort(key=lambda r: r.updated_at, reverse=True)
     return HealthValues(last_poll_ok=ok[1] if ok else None, last_poll_error=error,
-                        recent_sends=tuple((r.status, r.error) for r in finished[:sends]))
+                        recent_sends=tuple((r.status, r.error) for r in finished[:sends]),
+                        reminders_held=held[0] if held else "")
 
 
 def health_problems(config: Config, values: HealthValues, now: datetime) -> list[str]:
     """Reasons the service is unhealthy at `now`; empty when healthy."""
-    return [*_poll_problems(config, values, now), *_send_problems(config, values)]
+    held = [f"催报提醒暂缓发出 (reminders held): {values.reminders_held}"] if values.reminders_held else []
+    return [*_poll_problems(config, values, now), *held, *_send_problems(config, values)]
 
 
 def _poll_problems(config: Config, values: HealthValues, now: datetime) -> list[str]:
@@ -53,7 +57,7 @@ def _send_problems(config: Config, values: HealthValues) -> list[str]:
     limit = config.health.max_failed_sends
     streak = 0
     for status, _ in values.recent_sends:
-        if status != "failed":
+        if status not in FAILED:
             break
         streak += 1
     if streak < limit:

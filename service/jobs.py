@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -15,13 +15,14 @@ from . import pipeline
 from .app import App
 from .digest import build_digest
 from .errors import SourceError
-from .model import Fetched, Outgoing, ReportState
-from .outgoing import record_stale, send_once
+from .fetch import Unreadable
+from .model import Fetched, Outgoing, Problem, ReportState
+from .outgoing import record_stale, send_all, send_once
 from .pool import Deriver
-from .receipt import plan_receipt
-from .remind import due_reminders
+from .receipt import plan_receipt, within_hourly_limit
+from .remind import due_reminders, hold_reason
 from .status import load_states
-from .summary import Summary, build_summary, counted_messages, latest_deadline_with_rows
+from .summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
 
 log = logging.getLogger(__name__)
 HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
@@ -34,6 +35,7 @@ class IngestCounts:
     reports: int = 0
     problems: int = 0
     receipts: int = 0
+    unreadable: list[Unreadable] = field(default_factory=list)  # files a folder poll could not read
 
 
 def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
@@ -46,7 +48,8 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCo
     def send_receipts(outcomes: list[pipeline.Outcome]) -> None:
         counts.receipts += sum(send_receipt(app, outcome) == "sent" for outcome in outcomes)
 
-    with Deriver(app.config) as deriver:  # a process pool, started only when a backlog shows up
+    # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
+    with app.sender.batch(), Deriver(app.config) as deriver:  # a pool, started only for a backlog
         for outcome in pipeline.process_pending(app, deriver, send_receipts):
             counts.reports += int(outcome.is_report)
         done = 0
@@ -64,17 +67,63 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCo
 
 
 def poll(app: App, on_progress=None) -> IngestCounts:
-    """One poll of the configured mailbox; health is recorded for the digest and `status --check`."""
+    """One poll of the configured mailbox; health is recorded for the digest and `status --check`.
+
+    The poll's receipts share one send batch (circuit breaker), with the receipts a local or
+    temporary failure left for this run."""
     source = app.source()
-    try:
-        counts = ingest_all(app, source.fetch_new(app.store), on_progress)
-    except SourceError as err:
-        app.store.set_health("poll_error", str(err), app.clock())
-        raise
-    finally:
-        source.close()
+    with app.sender.batch():
+        retried = retry_receipts(app)  # first: they waited longest
+        try:
+            counts = ingest_all(app, source.fetch_new(app.store), on_progress)
+        except SourceError as err:
+            app.store.set_health("poll_error", str(err), app.clock())
+            raise
+        finally:
+            source.close()
+        counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
     app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
+    counts.receipts += retried
     return counts
+
+
+def retry_receipts(app: App) -> int:
+    """Send again the receipts logged "retry" (server unreachable, disk full); returns how many went out.
+
+    Planned again from the stored result, so the receipt window still applies: one past it is
+    logged failed with that reason (listed in the digest, never sent)."""
+    waiting = [r for r in app.store.sent_records() if r.kind == "receipt" and r.status == "retry"]
+    if not waiting:
+        return 0
+    now, sent = app.clock(), 0
+    stored = {f"receipt:{r['message_id']}": r for r in app.store.results() if r["message_id"]}
+    with app.sender.batch() as circuit:
+        for record in waiting:
+            if circuit.open_reason():
+                break  # still unreachable: they wait for the next poll, their errors kept
+            sent += _retry_receipt(app, record.key, stored.get(record.key), now)
+    return sent
+
+
+def _retry_receipt(app: App, key: str, result: dict | None, now: datetime) -> int:
+    """1 when the receipt `key` went out now."""
+    planned = replanned_receipt(app, result, now) if result else None
+    if planned is None:
+        app.store.record_send_result(
+            key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
+        return 0
+    return int(send_limited(app, planned, now) == "sent")
+
+
+def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:
+    """The receipt for a stored result, planned as send_receipt plans it at ingest."""
+    problems = [Problem(p["code"], p["message_zh"], p["detail"], p["file"], p["row"])
+                for p in app.store.problems([result["message"]])]
+    return plan_receipt(
+        app.config, message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
+        received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
+        deadline=result["deadline"], rows=app.store.row_counts().get(result["message"], 0), problems=problems,
+        auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
 
 
 def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
@@ -87,21 +136,69 @@ def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
         received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
         deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
         auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer)
-    return send_once(app.store, app.sender, planned, app.clock()) if planned else "skipped"
+    if planned is None:
+        return "skipped"
+    return send_limited(app, planned, app.clock())
 
 
-def remind(app: App, dry_run: bool = False) -> tuple[list[Outgoing], list[Outgoing], dict[str, str]]:
-    """Reminders due at now and not yet sent; sends them unless dry_run. Returns (due, stale, results)."""
+def send_limited(app: App, planned: Outgoing, now: datetime) -> str:
+    """send_once, to the recipients still under receipts.max_per_address_per_hour; with none left the
+    receipt is recorded as skipped (with the reason) and never sent."""
+    limit, since = app.config.receipts.max_per_address_per_hour, now - timedelta(hours=1)
+    allowed = within_hourly_limit(planned, app.store.sent_records(since), since, limit)
+    if allowed is None:
+        app.store.record_skipped(key=planned.key, kind=planned.kind, city=planned.city, deadline=planned.deadline,
+                                 recipients=planned.to, subject=planned.subject, now=now, status="skipped",
+                                 error=f"已达每小时 {limit} 封回执上限，未发送")
+        log.warning("receipt %r not sent: %d receipt(s) per address per hour reached", planned.key, limit)
+        return "skipped"
+    return send_once(app.store, app.sender, allowed, now)
+
+
+HELD = "reminders_held"  # health key: why reminders are held, "" when they are not
+
+
+@dataclass
+class RemindRun:
+    """What one `remind` did: due and stale reminders, each send's result, and why it held or stopped."""
+
+    due: list[Outgoing]
+    stale: list[Outgoing]
+    results: dict[str, str] = field(default_factory=dict)  # key -> sent | failed | deferred | skipped
+    held: str = ""  # the mailbox was not read recently: nothing sent or given up
+    stopped: str = ""  # the circuit opened: the reminders without a result stay due
+
+    @property
+    def left(self) -> list[Outgoing]:
+        """Due reminders not sent by this run (a later run sends them)."""
+        return [o for o in self.due if self.results.get(o.key) not in ("sent", "skipped")]
+
+
+def remind(app: App, dry_run: bool = False) -> RemindRun:
+    """Reminders due at now and not yet sent; sends them unless dry_run or held (see hold_reason)."""
     now = app.clock()
     states = load_states(app.store, app.config, now)
     due, stale = due_reminders(app.config, app.calendar, states, app.store.sent_keys(), now,
                                renderer=app.renderer)
-    results: dict[str, str] = {}
-    if not dry_run:
-        record_stale(app.store, stale, now)
-        for out in due:
-            results[out.key] = send_once(app.store, app.sender, out, now)
-    return due, stale, results
+    ok = app.store.get_health("poll_ok")
+    run = RemindRun(due, stale, held=hold_reason(app.config, ok[1] if ok else None, now) if due else "")
+    if dry_run:
+        return run
+    if run.held:
+        app.store.set_health(HELD, f"{len(due)} 封催报提醒暂缓：{run.held}", now)
+        log.warning("remind: %d reminder(s) held: %s", len(due), run.held)
+        return run
+    if reminders_held(app):
+        app.store.set_health(HELD, "", now)  # the hold is over: this run decides what is still due
+    record_stale(app.store, stale, now)
+    run.results, run.stopped = send_all(app.store, app.sender, due, now)
+    return run
+
+
+def reminders_held(app: App) -> str:
+    """The current hold of reminders ("" when none): for the digest, `status --check` and the worker."""
+    held = app.store.get_health(HELD)
+    return held[0] if held else ""
 
 
 def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
@@ -127,18 +224,16 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
     last_error = error[0] if error and (not ok or error[1] > ok[1]) else None
     return dict(states=states, arrived=arrived, problems=problems, unattributed=unattributed, sent=sent,
                 stale=stale, totals=metric_totals(app, states), last_poll_ok=ok[1] if ok else None,
-                last_poll_error=last_error,
+                last_poll_error=last_error, reminders_held=reminders_held(app),
                 warnings=app.calendar.check_years({d.due.year for d in config.deadlines}))
 
 
 def metric_totals(app: App, states: list[ReportState]) -> dict:
-    """Sums of the parsed metrics over the rows that count for the table deadline."""
-    counted = counted_messages(states, app.config.table_deadline.id)
-    totals = {"participants": 0.0, "products": 0.0, "sales_wan": 0.0}
-    for row in app.store.rows(counted.values()):
-        for key in totals:
-            totals[key] += row[key] or 0.0
-    return totals
+    """Sums of the parsed metrics that count for the table deadline (implausible figures left out)."""
+    deadline = app.config.table_deadline.id
+    results = app.store.results()
+    rows = app.store.rows(version_messages(results, deadline))
+    return counted_totals(app.config, states, deadline, rows, results)
 
 
 def compile_summary(app: App, deadline: str | None = None) -> Summary:
@@ -147,8 +242,8 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
     states = load_states(app.store, config, now)
     deadline = deadline or latest_deadline_with_rows(config, states)
     config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    rows = app.store.rows(counted_messages(states, deadline).values())
     results = [r for r in app.store.results() if r["received_at"] <= now]
+    rows = app.store.rows(version_messages(results, deadline))  # earlier versions too: the jump check
     problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
     return build_summary(config, states, deadline, rows, results, problems)
 
@@ -173,7 +268,8 @@ def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
         out = replace(out, attachments=(workbook_attachment(app, now),))
     if dry_run:
         return out, "dry-run"
-    result = send_once(app.store, app.sender, out, now)
+    with app.sender.batch():
+        result = send_once(app.store, app.sender, out, now)
     if result == "sent":
         app.store.set_health("digest_sent", out.key, now)
     return out, result

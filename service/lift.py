@@ -54,8 +54,8 @@ class Lifted:
         A part whose payload holds tokens otherwise gets its original text back (in place), so
         the caller's stdlib decoding sees what parsing the whole message would have given.
         """
-        payload = part.get_payload()
-        if not self.runs or not isinstance(payload, str) or _TOKEN_START not in payload:
+        payload = _leaf_text(part) if self.runs else None
+        if payload is None or _TOKEN_START not in payload:
             return None
         run = self.runs.get(payload.strip())
         if run is not None and str(part.get("content-transfer-encoding", "")).lower() == "base64":
@@ -67,8 +67,8 @@ class Lifted:
 
     def decoded_size(self, part: email.message.Message) -> int | None:
         """What a lifted base64 payload will decode to, without decoding it (None: not lifted)."""
-        payload = part.get_payload()
-        run = self.runs.get(payload.strip()) if self.runs and isinstance(payload, str) else None
+        payload = _leaf_text(part) if self.runs else None
+        run = self.runs.get(payload.strip()) if payload is not None else None
         if run is None or str(part.get("content-transfer-encoding", "")).lower() != "base64":
             return None
         raw, start, end = run.raw, run.start, run.end
@@ -77,8 +77,8 @@ class Lifted:
 
     def restore(self, part: email.message.Message) -> None:
         """Put the lifted text back into a leaf part's payload."""
-        payload = part.get_payload()
-        if self.runs and isinstance(payload, str) and _TOKEN_START in payload:
+        payload = _leaf_text(part) if self.runs else None
+        if payload is not None and _TOKEN_START in payload:
             part.set_payload(_TOKEN.sub(self._original, payload))
 
     def _original(self, match: re.Match) -> str:
@@ -87,6 +87,18 @@ class Lifted:
 
 
 NOTHING_LIFTED = Lifted()
+
+
+def _leaf_text(part: email.message.Message) -> str | None:
+    """A leaf part's payload text, else None. get_payload() decodes 8-bit text with the part's charset
+    label, and a hostile one raises there (idna, punycode, a NUL): such a part is left as it is."""
+    if part.is_multipart():
+        return None
+    try:
+        payload = part.get_payload()
+    except (UnicodeError, ValueError):
+        return None
+    return payload if isinstance(payload, str) else None
 
 
 def lift(raw: bytes, above_bytes: int = LIFT_ABOVE_BYTES) -> tuple[bytes, Lifted]:

@@ -23,6 +23,7 @@ from .headers import (content_type, header_bytes, header_problems, is_auto_gener
 from .lift import LIFT_ABOVE_BYTES, NOTHING_LIFTED, Lifted, lift
 from .model import Attachment, Message, Problem
 from .sniff import sniff_kind
+from .transfer import recognised_reading, transfer_encoding
 from .unpack import Budget, encoded_rfc822, is_unsafe_name, read_zip, safe_filename, unsafe_name_detail
 
 MAX_PARTS = 2000  # MIME parts walked per message, forwards included
@@ -182,8 +183,8 @@ def _walk(part: email.message.Message, found: _Found, origin: str, depth: int, t
     for item in header_problems(part):
         found.add(item)
     ctype, params = content_type(part)
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    if part.is_multipart():  # not get_payload() on a leaf: it decodes 8-bit text by the charset label (idna raises)
+        payload = part.get_payload()
         if found.nesting >= MAX_NESTING:
             found.problem("mime_too_deep", "邮件结构嵌套过深，其中的内容无法读取", detail="MAX_NESTING")
             return
@@ -209,7 +210,7 @@ def _walk(part: email.message.Message, found: _Found, origin: str, depth: int, t
     size = found.lifted.decoded_size(part)
     if size is not None and _too_large(found, safe_filename(name), size):
         return  # refused before decoding: a big part never costs its size in memory
-    _add_file(found, name, _payload_bytes(part, filename or "attachment", found), ctype, origin, depth)
+    _add_file(found, name, _attachment_bytes(part, filename or "attachment", found), ctype, origin, depth)
 
 
 def _forwarded(part: email.message.Message, inner: email.message.Message,
@@ -291,6 +292,20 @@ def _body(part: email.message.Message, params: list[tuple[str, str]], ctype: str
     if decoded.doubtful:
         found.problem("body_charset", "邮件正文中有文字无法识别，可能显示为乱码", detail=f"charset={label and label.text}")
     (found.htmls if ctype == "text/html" else found.texts).append(found.text(decoded, "邮件正文"))
+
+
+def _attachment_bytes(part: email.message.Message, name: str, found: _Found) -> bytes:
+    """The attachment's bytes: transfer-decoded, or read by content when its Content-Transfer-Encoding lies."""
+    seen = len(found.problems)
+    data = _payload_bytes(part, name, found)
+    truer = recognised_reading(part, data, name)
+    if truer is None:
+        return data
+    del found.problems[seen:]  # a broken_encoding of the lying reading: not what was read
+    shown = safe_filename(name)
+    found.problem("transfer_encoding_mislabelled", f"附件“{shown}”声明的传输编码与实际内容不符，已按实际内容读取",
+                  detail=f"Content-Transfer-Encoding: {transfer_encoding(part)[:40]!r}", file=shown)
+    return truer
 
 
 def _payload_bytes(part: email.message.Message, name: str, found: _Found) -> bytes:

@@ -47,27 +47,39 @@ def start_method() -> str:
 
 
 def _init_worker(config: Config) -> None:
-    """Keep the config, bound the memory, leave Ctrl-C to the parent and end when the parent is gone.
+    """Keep the config, leave Ctrl-C to the parent, end when the parent is gone, then bound the memory
+    (last: the watcher thread needs a stack of its own).
 
     SIGTERM keeps its default: pebble stops workers with it. A service stop that reaches a busy worker
     costs a retry of its message on a fresh worker (see Deriver._collect), not a quarantine.
     """
     global _worker_config
     _worker_config = config
-    _limit_memory(config.limits.max_worker_memory_mb)
     _return_big_blocks()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _limit_memory(config.limits.max_worker_memory_mb)
 
 
 def _limit_memory(megabytes: int) -> None:
-    """An address-space limit: a reader asking for 512 GB (calamine on a sheet claiming XFD1048576) gets
-    a failed allocation, a MemoryError or an abort of this worker, never the machine's memory."""
-    limit = megabytes * 1024 * 1024
+    """An address-space limit of `megabytes` beyond what the worker holds at its start (a fork inherits
+    its parent's mappings, a few hundred MB that it never touches): a reader asking for 512 GB (calamine
+    on a sheet claiming XFD1048576) gets a failed allocation, a MemoryError or an abort of this worker,
+    never the machine's memory."""
+    limit = _address_space() + megabytes * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _address_space() -> int:
+    """This process's virtual size now (VmSize), in bytes."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _return_big_blocks() -> None:

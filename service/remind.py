@@ -9,6 +9,9 @@ Catch-up, when the service was down at a scheduled time:
 - an overdue notice is still sent until the end of the `overdue_catch_up_workdays`-th working day
   after its scheduled day; later it is stale.
 Stale reminders are returned (with empty bodies) for the digest to list; they are never sent.
+
+Held: while the mailbox has not been read successfully within `max_poll_age_minutes`, nothing is
+sent or given up (hold_reason); the next run after a good poll decides again, by the rules above.
 """
 from __future__ import annotations
 
@@ -91,6 +94,19 @@ def due_reminders(config: Config, calendar: WorkCalendar, states: list[ReportSta
                 else:
                     stale.append(_stale(key, slot, city, superseded=slot is not latest))
     return to_send, stale
+
+
+def hold_reason(config: Config, last_poll_ok: datetime | None, now: datetime) -> str:
+    """Why reminders must wait at `now`, "" when they may go out: a report may be waiting unread
+    on the server, so no "not received" letter until the mailbox was read recently."""
+    limit = config.reminders.max_poll_age_minutes
+    if last_poll_ok is None:
+        return "邮箱尚未成功收取，催报提醒暂缓发出，收取成功后补发 (no successful mailbox poll yet)"
+    age = (now - last_poll_ok).total_seconds() / 60
+    if age <= limit:
+        return ""
+    return (f"邮箱已 {age:.0f} 分钟未成功收取（上次成功：{cn_datetime(last_poll_ok.astimezone(config.tz))}），"
+            f"催报提醒暂缓发出，收取恢复后补发 (last good poll {age:.0f} min ago, limit {limit:g} min)")
 
 
 def recipients_for(config: Config, deadline: Deadline) -> tuple[list[City], bool]:

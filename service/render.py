@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .config import City, Config
 from .errors import ConfigError
+from .text import escaped
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject", "txt", "html")
@@ -83,6 +84,7 @@ class Renderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=_shown,  # every {{ value }}: text from mail cannot break lines or turn itself around
         )
         self.env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_md=cn_md,
                                 cn_number=cn_number)
@@ -117,6 +119,11 @@ class Renderer:
                 raise ConfigError(f"templates: {name}: {err}") from err
 
 
+def _shown(value: Any) -> Any:
+    """A value as printed by a template: strings (Markup kept Markup) with control and bidi characters escaped."""
+    return type(value)(escaped(value)) if isinstance(value, str) else value
+
+
 @lru_cache(maxsize=1)
 def default_renderer() -> Renderer:
     """The renderer over the repository's templates/ folder (used when none is passed)."""
@@ -149,7 +156,7 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
     "reminder_upcoming": _REMINDER,
     "reminder_overdue": {**_REMINDER, "deadline": {**_DEADLINE, "id": "summary"}},
     "receipt": {**_COMMON, "addressee": "长沙市商务局", "city": "长沙市", "deadline": _DEADLINE,
-                "original_subject": "长沙市活动组织情况", "received_at": datetime(2022, 1, 4, 16, 20),
+                "original_subject": "长沙市活动组织情况", "other_sender": "", "received_at": datetime(2022, 1, 4, 16, 20),
                 "rows": 12, "wants_table": True,
                 "problems": [{"file": "统计表.xlsx", "text": _PROBLEM["message_zh"]}]},
     "digest": {**_COMMON, "now": datetime(2022, 1, 4, 8, 30), "deadlines": [_DEADLINE],
@@ -169,5 +176,5 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
                "poll": {"last_ok": datetime(2022, 1, 4, 8, 0), "error": "timeout", "stale": True,
                         "hours": 0.5},
                "warnings": ["2027年的法定节假日未知"],
-               "alert": ""},
+               "reminders_held": "邮箱已 45 分钟未成功收取，催报提醒暂缓发出", "alert": ""},
 }

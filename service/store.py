@@ -7,19 +7,24 @@ never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reproces
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from sqlalchemy import Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .schema import (
     DERIVED, deliveries, health, messages, problems, purged, quarantine, results, rows, sent, watermarks,
 )
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,12 @@ class Store:
         """record_message for a batch, and the IMAP watermarks (folder -> (uidvalidity, uid)), in one commit.
 
         found: dicts of sha256, message_id, size, source_id, source_received_at. Returns (stored, is_new) each.
+        A message another process recorded meanwhile (two imports at once) comes back not new.
         """
+        return _retried_on_conflict(lambda: self._record_messages(found, now, marks))
+
+    def _record_messages(self, found: list[dict], now: datetime,
+                         marks: dict[str, tuple[int, int]] | None) -> list[tuple[StoredMessage, bool]]:
         with self.engine.begin() as conn:
             known = {r.sha256: _stored(r) for r in conn.execute(
                 select(messages).where(messages.c.sha256.in_({f["sha256"] for f in found})))}
@@ -214,15 +224,18 @@ class Store:
 
     def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
                         quarantined: dict[int, str] | None = None, now: datetime | None = None) -> None:
-        """replace_result for a batch of (message, result, problems, rows), in one transaction.
+        """replace_result for a batch of (message, result, problems, rows), in one transaction
+        (again when another process wrote the same message's results first: the last one stands).
 
         `quarantined` (message -> reason) are the batch's messages set aside; the others leave the
         quarantine (a retry that went through). A message already there keeps its first reason and time.
         """
-        if not derived:
-            return
+        if derived:
+            _retried_on_conflict(lambda: self._replace_results(derived, quarantined or {}, now))
+
+    def _replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
+                         quarantined: dict[int, str], now: datetime | None) -> None:
         ids = [message for message, *_ in derived]
-        quarantined = quarantined or {}
         with self.engine.begin() as conn:
             already = {r[0] for r in conn.execute(select(quarantine.c.message).where(quarantine.c.message.in_(ids)))}
             conn.execute(delete(quarantine).where(quarantine.c.message.in_(already - set(quarantined))))
@@ -293,9 +306,14 @@ class Store:
 
     # -- health ------------------------------------------------------------------------
     def set_health(self, key: str, value: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            if conn.execute(update(health).where(health.c.key == key).values(value=value, at=now)).rowcount == 0:
-                conn.execute(insert(health).values(key=key, value=value, at=now))
+        for _ in range(2):  # a concurrent first insert of the same key: update theirs instead
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(update(health).where(health.c.key == key).values(value=value, at=now)).rowcount == 0:
+                        conn.execute(insert(health).values(key=key, value=value, at=now))
+                return
+            except IntegrityError:
+                continue
 
     def get_health(self, key: str) -> tuple[str, datetime] | None:
         with self.engine.connect() as conn:
@@ -308,28 +326,47 @@ class Store:
             r = conn.execute(select(sent).where(sent.c.key == key)).first()
             return _sent_record(r) if r else None
 
+    def claim_send(self, *, key: str, kind: str, city: str, deadline: str,
+                   recipients: Iterable[str], subject: str, now: datetime) -> bool:
+        """Mark `key` as being sent (committed before the SMTP conversation starts); False when it
+        is sent or being sent already. Each step is one atomic statement, so of two processes
+        claiming the same key exactly one wins, the other gets False (never an IntegrityError)."""
+        with self.engine.begin() as conn:
+            if conn.execute(update(sent).where(sent.c.key == key, sent.c.status.in_(RESENDABLE)).values(
+                    status="sending", attempts=sent.c.attempts + 1, updated_at=now)).rowcount:
+                return True
+        try:
+            with self.engine.begin() as conn:
+                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "sending", now)
+        except IntegrityError:
+            return False
+        return True
+
     def record_send_attempt(self, *, key: str, kind: str, city: str, deadline: str,
                             recipients: Iterable[str], subject: str, now: datetime) -> None:
-        """Mark `key` as being sent (committed before the SMTP conversation starts)."""
-        with self.engine.begin() as conn:
-            changed = conn.execute(update(sent).where(sent.c.key == key).values(
-                status="sending", attempts=sent.c.attempts + 1, updated_at=now)).rowcount
-            if not changed:
-                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "sending", now)
+        """claim_send, for callers that checked the key themselves."""
+        self.claim_send(key=key, kind=kind, city=city, deadline=deadline, recipients=recipients,
+                        subject=subject, now=now)
 
     def record_skipped(self, *, key: str, kind: str, city: str, deadline: str,
-                       recipients: Iterable[str], subject: str, now: datetime) -> None:
-        """Log a reminder that will never be sent (missed for good), once."""
-        with self.engine.begin() as conn:
-            if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
-                _insert_sent(conn, key, kind, city, deadline, recipients, subject, "stale", now)
+                       recipients: Iterable[str], subject: str, now: datetime, status: str = "stale",
+                       error: str = "") -> None:
+        """Log an email that will never be sent, once: a reminder missed for good ("stale"), or a
+        receipt over its hourly limit ("skipped", with the reason in `error`)."""
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(sent.c.key).where(sent.c.key == key)).first() is None:
+                    _insert_sent(conn, key, kind, city, deadline, recipients, subject, status, now, error)
+        except IntegrityError:  # a concurrent run logged it first
+            pass
 
     def record_send_result(self, key: str, *, ok: bool, error: str = "", smtp_message_id: str = "",
-                           now: datetime) -> None:
+                           now: datetime, deferred: bool = False) -> None:
+        """sent, failed (refused for this email) or, with `deferred`, retry (sent again at the next run)."""
+        status = "sent" if ok else "retry" if deferred else "failed"
         with self.engine.begin() as conn:
             conn.execute(update(sent).where(sent.c.key == key).values(
-                status="sent" if ok else "failed", error=error[:2000], updated_at=now,
-                smtp_message_id=smtp_message_id))
+                status=status, error=error[:2000], updated_at=now, smtp_message_id=smtp_message_id))
 
     def sent_records(self, since: datetime | None = None) -> list[SentRecord]:
         query = select(sent).order_by(sent.c.created_at, sent.c.key)
@@ -341,7 +378,7 @@ class Store:
     def sent_keys(self) -> set[str]:
         """Keys that were sent or are being sent: never to be sent again."""
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status != "failed"))}
+            return {r[0] for r in conn.execute(select(sent.c.key).where(sent.c.status.not_in(RESENDABLE)))}
 
     # -- purge (the only deletes of facts; see purge.py) -------------------------------
     def purge_messages(self, message_ids: Iterable[int], now: datetime) -> None:
@@ -362,12 +399,31 @@ class Store:
             conn.execute(delete(sent).where(sent.c.key.in_(list(keys))))
 
 
+CONFLICT_ATTEMPTS = 3  # two imports (or an import and the worker) recording the same mail at once
+
+
+def _retried_on_conflict(write: Callable[[], T]) -> T:
+    """Run a write transaction again when another process committed the same unique rows first:
+    the next attempt reads what they wrote (PostgreSQL and SQLite alike, no lock held meanwhile)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return write()
+        except IntegrityError:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            log.info("write conflicted with another process (attempt %d): reading again", attempt)
+    raise AssertionError("unreachable")
+
+
+RESENDABLE = ("failed", "retry")  # sent-log statuses a later run sends again
+
+
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
-                 recipients: Iterable[str], subject: str, status: str, now: datetime) -> None:
+                 recipients: Iterable[str], subject: str, status: str, now: datetime, error: str = "") -> None:
     conn.execute(insert(sent).values(
         key=key, kind=kind, city=city, deadline=deadline,
         recipients=json.dumps(list(recipients), ensure_ascii=False), subject=subject, status=status,
-        attempts=int(status == "sending"), error="", created_at=now, updated_at=now, smtp_message_id=""))
+        attempts=int(status == "sending"), error=error[:2000], created_at=now, updated_at=now, smtp_message_id=""))
 
 
 def _stored(r: Any) -> StoredMessage:
@@ -406,3 +462,23 @@ def restrict_permissions(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
 
+
+
+# What the driver's message says -> what an operator should read first (SQLite, psycopg)
+_DATABASE_REASONS = (("readonly database", "数据库只读，无法写入 (read-only database)"),
+                     ("disk is full", "磁盘已满，数据库无法写入 (disk full)"),
+                     ("unable to open database file", "无法打开数据库文件 (unable to open database file)"),
+                     ("connection", "无法连接数据库 (cannot connect to the database)"),
+                     ("database is locked", "数据库被占用 (database is locked)"))
+
+
+def database_error(err: BaseException) -> str | None:
+    """One line for the CLI when err is the database failing (read-only, full, unreachable), else None.
+
+    The driver's first line only: SQLAlchemy's own text adds the SQL and its parameters."""
+    if not isinstance(err, DBAPIError):
+        return None
+    lines = str(err.orig or err).strip().splitlines()
+    detail = lines[0] if lines else type(err.orig or err).__name__
+    reason = next((zh for needle, zh in _DATABASE_REASONS if needle in detail.lower()), "数据库错误 (database error)")
+    return f"{reason}: {detail}"

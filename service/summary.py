@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 from .config import Config, Deadline
-from .model import ReportState
+from .model import Problem, ReportState
+from .plausibility import FigureKey, city_doubts, is_counted
 from .status import STATE_ZH
 
 COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
@@ -25,6 +26,7 @@ METRIC_COLUMNS = tuple(ROW_KEYS.index(k) for k in METRICS)  # positions of the n
 PROBLEM_COLUMNS = ("序号", "市州", "报送节点", "收到时间", "发件人", "邮件主题", "文件", "行", "问题",
                    "联系人", "联系电话", "代码")
 TOTAL_ZH = "全省合计"
+DOUBTED_ZH = "数值异常，未计入合计，待核实"  # the note on a figure kept out of the totals
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Summary:
     rows: list[list]  # COLUMNS order
     overview: list[list]  # per city: 市州, (state, first received) per deadline, count, 3 metrics; then 全省合计
     problems: list[list]  # PROBLEM_COLUMNS order
+    # (index in rows, column) -> why that figure is kept out of the totals (the workbook marks the cell)
+    doubted: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -62,23 +66,90 @@ def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, 
     return {s.city: s.message for s in states if s.deadline == deadline and s.message}
 
 
+def counted_rows(config: Config, states: Sequence[ReportState], deadline: str,
+                 rows_by_message: Mapping[int, list[dict]]) -> Iterator[tuple[str, int, int, dict]]:
+    """(city, message, index within the message, row) of the rows that count, in the table's order."""
+    counted = counted_messages(states, deadline)
+    for city in config.cities:
+        message = counted.get(city.name)
+        if message:
+            for i, r in enumerate(rows_by_message.get(message, [])):
+                yield city.name, message, i, r
+
+
 def summary_rows(config: Config, states: Sequence[ReportState], deadline: str,
                  rows_by_message: dict[int, list[dict]], received: dict[int, datetime]) -> list[list]:
     """One list per activity in COLUMNS order; cities in the config's (official) order."""
-    counted = counted_messages(states, deadline)
     table: list[list] = []
-    for city in config.cities:
-        message = counted.get(city.name)
-        if not message:
-            continue
+    for city, message, _, r in counted_rows(config, states, deadline, rows_by_message):
         day = received[message].astimezone(config.tz).date().isoformat() if message in received else ""
-        for r in rows_by_message.get(message, []):
-            table.append([
-                len(table) + 1, city.name, r["county"], r["organiser"], r["name"], r["content"],
-                r["effect"], r["note"], number(r["participants"]), number(r["products"]),
-                number(r["sales_wan"]), r["filename"], day,
-            ])
+        table.append([
+            len(table) + 1, city, r["county"], r["organiser"], r["name"], r["content"],
+            r["effect"], r["note"], number(r["participants"]), number(r["products"]),
+            number(r["sales_wan"]), r["filename"], day,
+        ])
     return table
+
+
+def version_messages(results: Iterable[dict], deadline: str) -> list[int]:
+    """Store ids of every report version for a deadline (the counted ones and those they superseded)."""
+    return [r["message"] for r in results if r["is_report"] and r["deadline"] == deadline and r["city"]
+            and r.get("duplicate_of") is None]
+
+
+def figure_doubts(config: Config, states: Sequence[ReportState], deadline: str,
+                  rows_by_message: Mapping[int, list[dict]], results: Iterable[dict]) -> dict[FigureKey, Problem]:
+    """Figures of the counted versions kept out of the totals, each with the problem that says why.
+
+    Each city's versions (up to the counted one) are compared in the order received (see plausibility.py).
+    """
+    results = list(results)
+    versions_of = set(version_messages(results, deadline))
+    ordered = sorted((r for r in results if r["message"] in versions_of), key=lambda r: (r["received_at"], r["message"]))
+    doubted: dict[FigureKey, Problem] = {}
+    for city, message in counted_messages(states, deadline).items():
+        earlier = [r["message"] for r in ordered if r["city"] == city]
+        if message not in earlier:
+            earlier.append(message)
+        versions = [rows_by_message[m] for m in earlier[:earlier.index(message) + 1] if rows_by_message.get(m)]
+        for doubt in city_doubts(versions, config.plausibility) if versions else []:
+            for i, metric in doubt.figures:
+                doubted.setdefault((message, i, metric), doubt.problem)
+    return doubted
+
+
+def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
+                  rows_by_message: Mapping[int, list[dict]], doubted: Mapping[FigureKey, Problem]) -> dict[tuple[int, int], str]:
+    """(index in the table, column) -> note, for each figure of the table that does not count."""
+    cells: dict[tuple[int, int], str] = {}
+    if not doubted:
+        return cells
+    for n, (_, message, i, _) in enumerate(counted_rows(config, states, deadline, rows_by_message)):
+        for metric, column in zip(METRICS, METRIC_COLUMNS):
+            if not is_counted((message, i, metric), doubted):
+                cells[(n, column)] = f"{DOUBTED_ZH}\n{doubted[(message, i, metric)].message_zh}"
+    return cells
+
+
+def counted_totals(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
+                   results: Iterable[dict]) -> dict[str, float]:
+    """Sums of the figures that count for a deadline (rows: of every version, see version_messages)."""
+    rows_by_message = _by_message(rows)
+    doubted = figure_doubts(config, states, deadline, rows_by_message, list(results))
+    totals = dict.fromkeys(METRICS, 0.0)
+    for _, message, i, r in counted_rows(config, states, deadline, rows_by_message):
+        for metric in METRICS:
+            if r[metric] is not None and is_counted((message, i, metric), doubted):
+                totals[metric] += r[metric]
+    return totals
+
+
+def _by_message(rows: Iterable[dict]) -> dict[int, list[dict]]:
+    """Stored rows grouped by message, in the order given (the store's: message, position)."""
+    grouped: dict[int, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row["message"], []).append(row)
+    return grouped
 
 
 def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> str:
@@ -90,14 +161,17 @@ def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> 
     return config.table_deadline.id
 
 
-def city_figures(rows: Sequence[Sequence], cities: Sequence[str]) -> list[list]:
+def city_figures(rows: Sequence[Sequence], cities: Sequence[str],
+                 doubted: Collection[tuple[int, int]] = ()) -> list[list]:
     """[activities, participants, products, sales] per city (official order), then the province.
 
-    Sums skip unparsed (empty) metrics; a sum over nothing parsed stays empty, not 0.
+    Sums skip unparsed (empty) metrics and doubted cells ((row index, column)); a sum over nothing
+    parsed stays empty, not 0.
     """
     import pandas as pd  # imported here: ~0.2 s that only `compile` should pay
 
-    frame = pd.DataFrame([[r[1], *(r[i] for i in METRIC_COLUMNS)] for r in rows],
+    frame = pd.DataFrame([[r[1], *(None if (n, i) in doubted else r[i] for i in METRIC_COLUMNS)]
+                          for n, r in enumerate(rows)],
                          columns=["city", *METRICS]).astype({m: "float64" for m in METRICS})
     grouped = frame.groupby("city", sort=False)
     by_city = grouped[list(METRICS)].sum(min_count=1).join(grouped.size().rename("activities"))
@@ -115,11 +189,12 @@ def state_label(state: ReportState | None, deadline: Deadline) -> str:
     return "—" if state.state == "missing" and not deadline.required else STATE_ZH[state.state]
 
 
-def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[Sequence]) -> list[list]:
+def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[Sequence],
+                  doubted: Collection[tuple[int, int]] = ()) -> list[list]:
     """One line per city: state and first received date per deadline, then its figures; then 全省合计."""
     by_key = {(s.city, s.deadline): s for s in states}
     names = [c.name for c in config.cities]
-    figures = city_figures(rows, names)
+    figures = city_figures(rows, names, doubted)
     lines = []
     for name, numbers in zip(names, figures):
         cells: list = [name]
@@ -184,17 +259,33 @@ def reporting_unit(organiser: str) -> str:
 
 def build_summary(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
                   results: Sequence[dict], problems: Iterable[dict]) -> Summary:
-    """The Summary for one deadline from the store's records (results already limited to `now`)."""
-    rows_by_message: dict[int, list[dict]] = {}
-    for row in rows:
-        rows_by_message.setdefault(row["message"], []).append(row)
+    """The Summary for one deadline from the store's records (results already limited to `now`).
+
+    rows: of the counted versions, and of the versions they superseded (for the jump check).
+    """
+    rows_by_message = _by_message(rows)
     received = {r["message"]: r["received_at"] for r in results}
     table = summary_rows(config, states, deadline, rows_by_message, received)
+    doubted = figure_doubts(config, states, deadline, rows_by_message, results)
+    cells = doubted_cells(config, states, deadline, rows_by_message, doubted)
     newest = max(received.values(), default=None)
     start = datetime.combine(config.campaign.start or config.deadline(deadline).due, time(0), tzinfo=config.tz)
     return Summary(
         campaign=config.campaign.name, unit=reporting_unit(config.campaign.organiser),
         deadline=config.deadline(deadline), deadlines=tuple(config.deadlines),
         as_of=newest.astimezone(config.tz) if newest else start,
-        rows=table, overview=overview_rows(config, states, table),
-        problems=problem_rows(config, states, results, problems))
+        rows=table, overview=overview_rows(config, states, table, cells),
+        problems=problem_rows(config, states, results, with_doubts(problems, doubted)), doubted=cells)
+
+
+def with_doubts(problems: Iterable[dict], doubted: Mapping[FigureKey, Problem]) -> list[dict]:
+    """The stored problems plus those of doubted figures not stored (a jump is only seen here, and rows
+    derived before a bound changed carry none), each once."""
+    found = list(problems)
+    seen = {(p["message"], p["code"], p["message_zh"]) for p in found}
+    for (message, _, _), problem in doubted.items():
+        if (message, problem.code, problem.message_zh) not in seen:
+            seen.add((message, problem.code, problem.message_zh))
+            found.append(dict(message=message, code=problem.code, message_zh=problem.message_zh,
+                              detail=problem.detail, file=problem.file, row=problem.row))
+    return found

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import re
 from copy import copy
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .summary import COLUMNS, PROBLEM_COLUMNS, Summary
+from .summary import COLUMNS, METRIC_COLUMNS, PROBLEM_COLUMNS, Summary
 
 # Control characters XML 1.0 forbids (openpyxl would refuse them); \v is Word's manual line break.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f]")
@@ -35,6 +36,8 @@ PROBLEM_KINDS = (CENTRE, CENTRE, CENTRE, CENTRE, TEXT, TEXT, TEXT, CENTRE, TEXT,
 PROBLEM_WIDTHS = ((6, 6), (8, 22), (10, 20), (17, 17), (16, 30), (16, 40), (12, 28), (6, 6), (30, 60),
                   (8, 20), (14, 18), (12, 24))
 STATE_STYLES = {"逾期": "RMS 逾期", "未报": "RMS 未报"}  # status labels shown on a coloured cell
+DOUBTED_FILL = PatternFill("solid", start_color="FFEB9C")  # a figure kept out of the totals (Excel's "neutral")
+CITY_DOUBTED_ZH = "含数值异常、未计入合计的数字，见汇总表中标色的单元格"
 
 
 def cell_text(value: str) -> str:
@@ -158,20 +161,30 @@ def total_style(kind: str) -> str:
     return kind + TOTAL if kind in (CENTRE, COUNT, MONEY) else kind
 
 
+def mark_doubted(cell: Cell, note: str) -> None:
+    """A figure kept out of the totals: coloured, with a comment saying why (values stay as written)."""
+    cell.fill = DOUBTED_FILL
+    cell.comment = Comment(note, "系统", width=260, height=110)
+
+
 def summary_sheet(wb: Workbook, arrays: dict, summary: Summary) -> list[int]:
     """汇总: every city's activities; returns the column widths for the city sheets to share."""
     widths = column_widths(summary.rows, ACTIVITY_WIDTHS)
     activity_sheet(wb, arrays, "汇总", summary, summary.rows, f"填报单位（盖章）：{summary.unit}",
-                   summary.overview[-1][-4:], widths)
+                   summary.overview[-1][-4:], widths, summary.doubted)
     return widths
 
 
 def city_sheets(wb: Workbook, arrays: dict, summary: Summary, widths: Sequence[int]) -> None:
     """One sheet per city that has rows, 序号 from 1, in the official order."""
     for line in summary.overview[:-1]:
-        rows = [[n, *row[1:]] for n, row in enumerate((r for r in summary.rows if r[1] == line[0]), 1)]
+        mine = [n for n, row in enumerate(summary.rows) if row[1] == line[0]]
+        rows = [[k, *summary.rows[n][1:]] for k, n in enumerate(mine, 1)]
+        doubted = {(k, column): note for k, n in enumerate(mine) for (m, column), note in summary.doubted.items()
+                   if m == n}
         if rows:
-            activity_sheet(wb, arrays, sheet_name(line[0]), summary, rows, f"市州：{line[0]}", line[-4:], widths)
+            activity_sheet(wb, arrays, sheet_name(line[0]), summary, rows, f"市州：{line[0]}", line[-4:], widths,
+                           doubted)
 
 
 def sheet_name(city: str) -> str:
@@ -180,17 +193,24 @@ def sheet_name(city: str) -> str:
 
 
 def activity_sheet(wb: Workbook, arrays: dict, name: str, summary: Summary, rows: Sequence[Sequence],
-                   left: str, figures: Sequence[object], widths: Sequence[int]) -> None:
+                   left: str, figures: Sequence[object], widths: Sequence[int],
+                   doubted: Mapping[tuple[int, int], str] | None = None) -> None:
     """One table as in the notice: title, 填报单位, header, one row per activity, then 合计.
 
-    figures: [activities, participants, products, sales] as aggregated in the Summary.
+    figures: [activities, participants, products, sales] as aggregated in the Summary;
+    doubted: (index in rows, column) -> note for the figures the totals leave out.
     """
     sheet = Sheet(wb, name, arrays)
     width = len(COLUMNS)
     append_title(sheet, width, summary.title, left, subtitle(summary))
     sheet.append(COLUMNS, [HEADER] * width)
-    for row in rows:
+    by_row: dict[int, list[tuple[int, str]]] = {}
+    for (n, column), note in (doubted or {}).items():
+        by_row.setdefault(n, []).append((column, note))
+    for n, row in enumerate(rows):
         sheet.append(row, ACTIVITY_KINDS)
+        for column, note in by_row.get(n, ()):
+            mark_doubted(sheet.ws.cell(sheet.row, column + 1), note)
     total = [f"合计（{figures[0]} 项活动）", *[None] * 7, *figures[1:], None, None]
     sheet.append(total, [CENTRE + TOTAL] * 8 + [total_style(kind) for kind in ACTIVITY_KINDS[8:]])
     sheet.ws.merge_cells(f"A{sheet.row}:H{sheet.row}")  # the label spans the text columns
@@ -207,8 +227,12 @@ def overview_sheet(wb: Workbook, arrays: dict, summary: Summary) -> None:
     append_title(sheet, width, f"“{summary.campaign}”各市州报送概况",
                  "状态以首次来件时间计，收到日期为首次来件日期；— 表示可选报送未报", subtitle(summary))
     append_overview_header(sheet, summary)
+    cities_doubted = {(summary.rows[n][1], column) for n, column in summary.doubted}
     for line in lines[:-1]:
         sheet.append(line, [overview_style(i, v, count) for i, v in enumerate(line)])
+        for k, column in enumerate(METRIC_COLUMNS):  # the city's figure leaves some out: say so
+            if (line[0], column) in cities_doubted:
+                mark_doubted(sheet.ws.cell(sheet.row, width - 2 + k), CITY_DOUBTED_ZH)
     sheet.append(lines[-1], [total_style(overview_style(i, None, count)) for i in range(width)])
     limits = [(8, 22)] + [(8, 8), (12, 12)] * count + [(8, 10), (10, 14), (10, 14), (12, 16)]
     set_layout(sheet.ws, column_widths(lines, limits), (3, 4), "B5")

@@ -15,26 +15,28 @@ import signal
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from tenacity import Retrying, retry_if_exception_type, retry_if_not_exception_type, wait_exponential
 
 from . import jobs
 from .app import App, make_sender
 from .clock import Clock
 from .config import Config
-from .errors import SendError, SourceError
+from .errors import SendDeferred, SourceError
 from .lock import LockError, WorkerLock, worker_lock
 from .logs import configure_logging
 from .model import Outgoing
 from .schedule import ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at
-from .send import Sender, SmtpSender
+from .send import Circuit, Sender, SmtpSender
 from .workbook import export_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 2.0
+SEND_RETRY_SECONDS = 600.0  # reminders or a digest left unsent (SMTP down) are tried again this much later
 LOCK_CHECK_SECONDS = 30.0
 
 
@@ -59,15 +61,18 @@ class StoppingSender:
 
     def send(self, out: Outgoing) -> str:
         if self.stop.is_set() and getattr(self._interruptible, "on", False):
-            raise SendError("worker stopping: not sent now, retried at the next start")
+            raise SendDeferred("worker stopping: not sent now, retried at the next start")
         return self.inner.send(out)
+
+    def batch(self) -> ContextManager[Circuit]:
+        return self.inner.batch()
 
 
 def worker_sender(config: Config, clock: Clock, stop: threading.Event) -> StoppingSender:
     """The configured sender; an SMTP retry wait ends early (as a failed send) when stopping."""
     def sleep(seconds: float) -> None:
         if stop.wait(seconds):
-            raise SendError("worker stopping during a retry wait: not sent, retried at the next start")
+            raise SendDeferred("worker stopping during a retry wait: not sent, retried at the next start")
 
     inner = SmtpSender(config.smtp, clock, sleep=sleep) if config.smtp.kind == "smtp" else make_sender(config, clock)
     return StoppingSender(inner, stop)
@@ -107,6 +112,9 @@ class Worker:
         while True:
             self.wake.clear()
             counts = jobs.poll(self.app, on_progress=self._between_batches)
+            if jobs.reminders_held(self.app):  # the mailbox is read again: held reminders go out now
+                self.scheduler.add_job(self.remind, id="remind-held", replace_existing=True,
+                                       misfire_grace_time=None)
             if counts.new:
                 log.info("poll: %d new message(s): %d report(s), %d with problems, %d receipt(s) sent",
                          counts.new, counts.reports, counts.problems, counts.receipts)
@@ -131,11 +139,19 @@ class Worker:
         def body() -> None:
             self._poll_first("remind")
             with self.sender.interruptible():
-                due, stale, results = jobs.remind(self.app)
-            outcomes = list(results.values())
-            if due or stale:
-                log.info("remind: %d due, %d sent, %d failed, %d missed for good", len(due),
-                         outcomes.count("sent"), outcomes.count("failed"), len(stale))
+                run = jobs.remind(self.app)
+            outcomes = list(run.results.values())
+            if run.held:
+                return  # jobs.remind logged it; the first good poll runs this job again
+            if run.due or run.stale:
+                log.info("remind: %d due, %d sent, %d failed, %d left for the next run, %d missed for good",
+                         len(run.due), outcomes.count("sent"), outcomes.count("failed"), len(run.left),
+                         len(run.stale))
+            if run.stopped:
+                log.error("remind: sending stopped (%s); %d reminder(s) left due for the next run",
+                          run.stopped, len(run.left))
+            if run.left:
+                self._again(self.remind, "remind-retry")
         self._job("remind", body)
 
     def digest(self) -> None:
@@ -143,7 +159,15 @@ class Worker:
             self._poll_first("digest")
             out, result = jobs.digest(self.app)
             log.info("digest %s: %s", out.key, result)
+            if result in ("failed", "deferred"):
+                self._again(self.digest, "digest-retry")
         self._job("digest", body)
+
+    def _again(self, job: Callable[[], None], job_id: str) -> None:
+        """Run `job` again after SEND_RETRY_SECONDS (the sent log says what is still due then)."""
+        at = self.timeline.wall() + timedelta(seconds=SEND_RETRY_SECONDS)
+        self.scheduler.add_job(job, "date", run_date=at, id=job_id, replace_existing=True, misfire_grace_time=None)
+        log.info("%s: tried again at %s", job_id, at.isoformat(timespec="seconds"))
 
     def workbook(self) -> None:
         def body() -> None:
@@ -157,23 +181,16 @@ class Worker:
     def watch_mailbox(self) -> None:
         """Wait in IDLE and wake the poll when mail arrives; polls every poll_interval go on regardless."""
         from .fetch_imap import ImapSource  # only IMAP deployments need it
-        from .imap_session import MailboxLoginError
 
         config = self.app.config
-        source, failures = ImapSource(config.mailbox), 0
+        source = ImapSource(config.mailbox)
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
                 try:
-                    arrived = source.wait_for_new_mail(config.worker.idle_timeout)
-                except MailboxLoginError:
-                    return  # the poll job reports it; repeated wrong logins can lock a 163 account
-                except SourceError as err:
-                    failures += 1
-                    log.warning("idle: %s; retrying, polls go on every %gs", err, config.worker.poll_interval)
-                    self.stop.wait(min(300.0, 2.0 ** failures))
-                    continue
-                failures = 0
+                    arrived = self._idle_retrying()(source.wait_for_new_mail, config.worker.idle_timeout)
+                except (SourceError, StopRequested):
+                    return  # a refused login: the poll job reports it (repeated ones lock a 163 account)
                 if arrived and not self.stop.is_set():
                     self.wake.set()
                     self.scheduler.modify_job("poll", next_run_time=self.timeline.wall())
@@ -183,6 +200,23 @@ class Worker:
                     return
         finally:
             source.close()
+
+    def _idle_retrying(self) -> Retrying:
+        """One IDLE round: reconnects after a fault with backoff 2, 4, 8 ... 300 s (a fresh round
+        starts from 2 s again), never after a refused login; a stop ends the wait at once."""
+        from .imap_session import MailboxLoginError
+
+        def sleep(seconds: float) -> None:
+            if self.stop.wait(seconds):
+                raise StopRequested()
+
+        return Retrying(
+            retry=retry_if_exception_type(SourceError) & retry_if_not_exception_type(MailboxLoginError),
+            wait=wait_exponential(multiplier=2, max=300), sleep=sleep, reraise=True,
+            before_sleep=lambda state: log.warning(
+                "idle: %s; retrying in %.0fs, polls go on every %gs",
+                state.outcome.exception() if state.outcome else "", state.upcoming_sleep,
+                self.app.config.worker.poll_interval))
 
     # --- lifecycle --------------------------------------------------------------------------------
     def schedule(self) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 HOST = "127.0.0.1"
 
@@ -74,6 +74,7 @@ class Handler:
     messages: list[Received] = field(default_factory=list)
     attempts: int = 0
     logins: list[str] = field(default_factory=list)
+    connections: int = 0  # TCP connections accepted (the controller's own start-up check included)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.attempts += 1
@@ -81,6 +82,19 @@ class Handler:
             return "451 4.3.0 Try again later"
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
+
+
+class _CountingSMTP(SMTP):
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.connections += 1
+        super().connection_made(transport)
+
+
+class _CountingController(Controller):
+    """A Controller whose sessions count the connections they were made for."""
+
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class Authenticator:
@@ -110,10 +124,12 @@ class SmtpServer:
 
     @classmethod
     def start(cls, *, security: str = "none", cert_dir: Path | None = None, user: str = "",
-              password: str = "", refuse_first: int = 0) -> "SmtpServer":
-        """security: "none", "starttls" (AUTH only after STARTTLS) or "ssl" (implicit TLS, as 163 on 465)."""
+              password: str = "", refuse_first: int = 0, port: int | None = None) -> "SmtpServer":
+        """security: "none", "starttls" (AUTH only after STARTTLS) or "ssl" (implicit TLS, as 163 on 465).
+
+        port: a given one (a server coming back where a test saw the port closed), else a free one."""
         handler = Handler(refuse_first=refuse_first)
-        port = free_port()
+        port = port or free_port()
         cert = None
         kwargs: dict[str, Any] = {}
         if security in ("starttls", "ssl"):
@@ -128,7 +144,7 @@ class SmtpServer:
                 kwargs.update(tls_context=context, require_starttls=True)
         if user:
             kwargs.update(authenticator=Authenticator(handler, user, password), auth_required=True)
-        controller = Controller(handler, hostname=HOST, port=port, server_hostname="localhost", **kwargs)
+        controller = _CountingController(handler, hostname=HOST, port=port, server_hostname="localhost", **kwargs)
         controller.start()
         return cls(controller, handler, port, cert)
 

@@ -98,3 +98,34 @@ def test_the_database_file_is_readable_by_the_service_user_only(tmp_path):
     open_store(tmp_path)
     mode = stat.S_IMODE(os.stat(tmp_path / "db" / "service.db").st_mode)
     assert mode == 0o600
+
+
+def claim(store, key: str = "k1") -> bool:
+    return store.claim_send(key=key, kind="upcoming", city="长沙市", deadline="progress",
+                            recipients=["a@x"], subject="提醒", now=NOW)
+
+
+def test_a_key_is_claimed_once_and_again_only_after_a_failure_or_a_deferral(database_url):
+    store = open_store(database_url)
+    assert claim(store) is True
+    assert claim(store) is False  # being sent: a second claimant (another `remind`) backs off
+    store.record_send_result("k1", ok=False, deferred=True, error="server down", now=NOW)
+    assert store.sent_record("k1").status == "retry" and "k1" not in store.sent_keys()
+    assert claim(store) is True
+    store.record_send_result("k1", ok=False, error="550 refused", now=NOW)
+    assert claim(store) is True
+    store.record_send_result("k1", ok=True, now=NOW)
+    assert claim(store) is False and store.sent_record("k1").attempts == 3
+
+
+def test_two_stores_claiming_the_same_key_at_once_give_one_winner_and_no_error(database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [open_store(database_url) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        won = list(pool.map(lambda s: [claim(s, f"k{i}") for i in range(20)], stores))
+    assert [sum(column) for column in zip(*won)] == [1] * 20
+    for s in stores:
+        s.record_skipped(key="stale-1", kind="upcoming", city="长沙市", deadline="progress",
+                         recipients=[], subject="x", now=NOW)  # logging a stale key twice is no error
+        s.close()

@@ -153,3 +153,17 @@ def test_a_send_interrupted_mid_conversation_is_listed_as_unknown(config):
     sent = [{"kind": "overdue", "city": "湘潭市", "deadline": "progress", "sent_at": NOW, "status": "sending",
              "error": ""}]
     assert "逾期提醒 湘潭市 活动组织情况：发送过程中断，是否送达未知" in digest(config, sent=sent).text
+
+
+def test_held_reminders_are_an_alert_and_a_line_in_the_sending_section(config):
+    out = digest(config, reminders_held="14 封催报提醒暂缓：邮箱已 45 分钟未成功收取")
+    assert "【注意】催报提醒暂缓发出" in out.text
+    assert "催报提醒暂缓发出：14 封催报提醒暂缓：邮箱已 45 分钟未成功收取" in out.text
+    assert "催报提醒暂缓发出：14 封" in out.html
+    assert "暂缓" not in digest(config).text
+
+
+def test_a_send_left_for_the_next_run_is_listed_with_its_error(config):
+    sent = [dict(kind="upcoming", city="长沙市", deadline="progress", sent_at=NOW, status="retry",
+                 error="SMTP 127.0.0.1:25: connection failed")]
+    assert "connection failed" in digest(config, sent=sent).text

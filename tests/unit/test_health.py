@@ -49,3 +49,15 @@ def test_the_send_threshold_counts_failures_in_a_row(tmp_path):
 def test_a_poll_age_limit_shorter_than_the_poll_interval_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="health.max_poll_age_minutes"):
         make_config(tmp_path, worker={"poll_interval": 900}, health={"max_poll_age_minutes": 10})
+
+
+def test_held_reminders_fail_the_check_with_their_reason(config):
+    held = HealthValues(last_poll_ok=NOW, last_poll_error=None, recent_sends=(),
+                        reminders_held="14 封催报提醒暂缓：邮箱已 45 分钟未成功收取")
+    assert health_problems(config, held, NOW) == [
+        "催报提醒暂缓发出 (reminders held): 14 封催报提醒暂缓：邮箱已 45 分钟未成功收取"]
+
+
+def test_sends_left_for_the_next_run_count_as_failures(config):
+    streak = values(sends=(("retry", "connection refused"), ("sent", "")))
+    assert ["connection refused" in p for p in health_problems(config, streak, NOW)] == [True]

@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.config import Config
-from service.model import Problem
-from service.receipt import is_robot_sender, original_subject, plan_receipt
-from tests.conftest import make_config
+from service.model import Outgoing, Problem
+from service.receipt import (defang, is_robot_sender, original_subject, plan_receipt, quoted_subject,
+                             receipt_recipients, within_hourly_limit)
+from service.store import SentRecord
+from tests.conftest import config_data, make_config
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 2, 7, 17, 0, tzinfo=TZ)
@@ -117,3 +119,95 @@ def test_robot_senders_are_recognised_by_their_local_part(sender: str, robot: bo
 
 def test_original_subject_folds_whitespace():
     assert original_subject("  长沙市\n 活动总结 ") == "长沙市 活动总结"
+
+
+# --- receipts only to known senders --------------------------------------------------------------
+
+PHISHING = "长沙市活动总结 补贴申领请登录 http://hunan-gov.example.com/login?id=1 或 evil.com/pay"
+
+
+def test_mail_from_an_unregistered_address_gets_no_receipt_the_city_is_told_instead(config):
+    out = receipt(config, sender="Changsha.Gov@163.com", subject=PHISHING)
+    assert out.to == ("changsha@example.gov.cn",)
+    assert out.in_reply_to == ""  # not threaded under a message its readers never had
+    assert out.subject == "【请核实】收到以贵局名义报送的“活动全面总结”材料（2022湖南网上年货节）"
+    assert "发件地址 changsha[.]gov@163[.]com 不是贵局登记的报送邮箱" in out.text
+    assert "如非贵局所发，请尽快与我处联系" in out.text
+    for body in (out.text, out.html):
+        assert "http://" not in body and "hunan-gov.example.com" not in body and "evil.com" not in body
+        assert "hxxp://hunan-gov[.]example[.]com/login?id=1" in body
+
+
+def test_a_registered_sender_gets_the_receipt_itself_whatever_the_case_of_the_address(config):
+    out = receipt(config, sender="CHANGSHA@example.gov.cn")
+    assert out.to == ("changsha@example.gov.cn",) and out.in_reply_to == "<a1b2@qq.com>"
+    assert "贵局于" in out.text and "不是贵局登记的报送邮箱" not in out.text
+
+
+def test_a_city_without_registered_addresses_gets_nothing_and_neither_does_the_stranger(tmp_path: Path):
+    cities = [dict(c, emails=[]) if c["name"] == "长沙市" else c for c in config_data()["cities"]]
+    assert receipt(make_config(tmp_path, cities=cities), sender="someone@qq.com") is None
+
+
+@pytest.mark.parametrize("sender, registered, confirmed, expected", [
+    ("a@x.gov.cn", ("a@x.gov.cn", "b@x.gov.cn"), (), (("a@x.gov.cn",), "")),
+    (" A@X.gov.cn ", ("a@x.gov.cn",), (), (("a@x.gov.cn",), "")),
+    ("evil@qq.com", ("a@x.gov.cn", "b@x.gov.cn"), (), (("a@x.gov.cn", "b@x.gov.cn"), "evil@qq.com")),
+    ("", ("a@x.gov.cn",), (), (("a@x.gov.cn",), "")),
+    ("new@x.gov.cn", ("a@x.gov.cn",), ("new@x.gov.cn",), (("new@x.gov.cn",), "")),  # confirmed by staff
+    ("evil@qq.com", (), (), ((), "evil@qq.com")),
+])
+def test_the_receipt_goes_to_the_sender_only_when_registered(sender, registered, confirmed, expected):
+    assert receipt_recipients(sender, registered, confirmed) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("http://x.y", "hxxp://x[.]y"),
+    ("请登录https://evil.example.com/a.php?b=1领取", "请登录hxxps://evil[.]example[.]com/a[.]php?b=1领取"),
+    ("HTTPS://EVIL.COM", "HxxPS://EVIL[.]COM"),
+    ("ftp://files.evil.cn/x", "fxp://files[.]evil[.]cn/x"),
+    ("访问evil.com/path", "访问evil[.]com/path"),
+    ("www.phish.top", "www[.]phish[.]top"),
+    ("xn--fiqs8s.xn--55qx5d", "xn--fiqs8s[.]xn--55qx5d"),
+    ("http://10.0.0.1:8080/x", "hxxp://10[.]0[.]0[.]1:8080/x"),
+    ("报到 hr@evil.com", "报到 hr@evil[.]com"),
+    ("销售额1.2亿元，附件1.xlsx、总结.docx", "销售额1.2亿元，附件1.xlsx、总结.docx"),
+    ("版本 v2.0 第3.5节", "版本 v2.0 第3.5节"),
+    ("report.zip", "report[.]zip"),  # .zip is a top-level domain
+])
+def test_urls_and_domains_are_defanged_and_nothing_else(text: str, expected: str):
+    assert defang(text) == expected
+
+
+def test_the_quoted_subject_is_cut_and_loses_controls_that_would_hide_a_domain():
+    assert quoted_subject("回复：" + "长" * 70) == "长" * 60 + "…"
+    assert quoted_subject("登录 evil\u200b.com\u202e 领取\r\nBcc: x@y.cn") == "登录 evil[.]com 领取 Bcc: x@y[.]cn"
+
+
+def test_file_names_and_problem_lines_from_the_mail_are_quoted_safely(config):
+    odd = Problem("unknown_county", "第 3 行 县（市、区）'请访问 http://evil.com' 不在长沙市辖区内",
+                  file="登录 evil.com 领补贴.xlsx")
+    text = receipt(config, problems=[odd]).text
+    assert "【登录 evil[.]com 领补贴.xlsx】" in text and "hxxp://evil[.]com" in text and "http://" not in text
+
+
+def test_a_flood_of_problems_is_listed_up_to_twenty_lines(config):
+    many = [Problem("unknown_county", f"第 {n} 行 县不在辖区内") for n in range(1, 41)]
+    text = receipt(config, problems=many).text
+    assert "19. 第 19 行" in text and "第 20 行" not in text and "20. 另有 21 个问题" in text
+
+
+def sent(key: str, to: tuple[str, ...], at: datetime, status: str = "sent", kind: str = "receipt") -> SentRecord:
+    return SentRecord(key, kind, "长沙市", "summary", to, "回复", status, 1, "", at, at)
+
+
+def test_an_address_gets_at_most_n_receipts_an_hour_counted_from_the_sent_log():
+    out = Outgoing("receipt:<n@x>", "receipt", ("a@x.cn", "b@x.cn"), "s", "t", "h")
+    since = NOW - timedelta(hours=1)
+    log = [sent(f"receipt:<{n}@x>", ("a@x.cn",), NOW - timedelta(minutes=n)) for n in range(5)]
+    assert within_hourly_limit(out, log, since, limit=5).to == ("b@x.cn",)
+    assert within_hourly_limit(out, log, since, limit=6).to == ("a@x.cn", "b@x.cn")
+    assert within_hourly_limit(Outgoing("k", "receipt", ("a@x.cn",), "s", "t", "h"), log, since, 5) is None
+    older = [sent("r", ("a@x.cn",), NOW - timedelta(minutes=61))] * 5
+    not_receipts = [sent("d", ("a@x.cn",), NOW, kind="upcoming")] * 5 + [sent("f", ("a@x.cn",), NOW, "failed")] * 5
+    assert within_hourly_limit(out, older + not_receipts, since, 5) == out

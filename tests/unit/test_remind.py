@@ -175,3 +175,18 @@ def test_disabled_reminders_send_nothing(tmp_path: Path):
 
 def test_nothing_is_due_before_the_first_scheduled_time(config, calendar):
     assert due_reminders(config, calendar, [], set(), at("2021-12-28T08:59")) == ([], [])
+
+
+@pytest.mark.parametrize("last_poll_minutes_ago, held", [(None, "no successful mailbox poll yet"), (45, "45 min ago"),
+                                                        (30, ""), (0, ""), (-60, "")])
+def test_reminders_are_held_unless_the_mailbox_was_read_within_max_poll_age(config, last_poll_minutes_ago, held):
+    from datetime import timedelta
+
+    from service.remind import hold_reason
+
+    now = datetime(2022, 2, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    last = None if last_poll_minutes_ago is None else now - timedelta(minutes=last_poll_minutes_ago)
+    reason = hold_reason(config, last, now)
+    assert (held in reason) if held else reason == ""
+    if held:
+        assert "暂缓发出" in reason

@@ -145,3 +145,27 @@ def test_metrics_are_written_as_plain_numbers(value, expected):
 def test_the_consolidated_table_is_signed_by_the_department_not_its_division():
     assert reporting_unit("湖南省商务厅电子商务处") == "湖南省商务厅"
     assert reporting_unit("某某局") == "某某局"
+
+
+def test_an_implausible_figure_stays_in_its_row_but_out_of_every_total(config):
+    states = states_for(config, {"长沙市": (1, "on_time", "2022-02-03T09:00")})
+    rows = [row(1, "真实", 120, 3000, 12000), row(1, "虚报", 999_999_999, 3000, 99_999_990_000)]
+    summary = build_summary(config, states, "summary", rows, [result(1, "长沙市", "2022-02-03T09:00")], [])
+    assert [r[8:11] for r in summary.rows] == [[120, 3000, 12000], [999_999_999, 3000, 99_999_990_000]]
+    assert summary.overview[0][-4:] == [2, 120, 6000, 12000]
+    assert summary.totals() == {"activities": 2, "participants": 120, "products": 6000, "sales_wan": 12000}
+    assert set(summary.doubted) == {(1, 8), (1, 10)}
+    assert summary.doubted[(1, 10)].startswith("数值异常，未计入合计，待核实\n数值异常：销售额 9999999亿元")
+    # derived before the bound existed, so no stored problem: the 问题 sheet still says why
+    assert [p[-1] for p in summary.problems] == ["implausible_figure", "implausible_figure"]
+
+
+def test_a_jump_against_the_citys_previous_version_is_listed_and_left_out(config):
+    states = states_for(config, {"长沙市": (2, "on_time", "2022-02-03T09:00")})
+    results = [result(1, "长沙市", "2022-02-03T09:00"), result(2, "长沙市", "2022-02-05T09:00")]
+    rows = [row(1, "原版", 50, None, 4000), row(2, "新版", 60, None, 900_000)]
+    summary = build_summary(config, states, "summary", rows, results, [])
+    assert summary.rows[0][8:11] == [60, None, 900_000] and summary.totals()["sales_wan"] is None
+    assert summary.totals()["participants"] == 60  # only the jumped metric is left out
+    assert [(p[-1], p[8]) for p in summary.problems] == [
+        ("implausible_jump", "数值异常：销售额合计 90亿元 为上一版（4000万元）的 225 倍（超过 100 倍），未计入汇总，请核实")]
