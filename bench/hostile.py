@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, cli_env, print_table, run_cli, write_config, write_json  # noqa: E402
 from bench.corpus import activity_rows, cities, reproducible_zip, title_rows  # noqa: E402
+from tests import attack_builders as attacks  # noqa: E402
 from tests.builders import make_email  # noqa: E402
 from tests.table_builders import HEADER, make_xlsx  # noqa: E402
 
@@ -243,57 +244,20 @@ def bad_base64_body(rng: random.Random, i: int) -> bytes:
 
 # --- poison: a few KB that killed, starved or stalled the process before derives were isolated --------
 
-def _rezipped(data: bytes, replace_part: dict[str, bytes]) -> bytes:
-    """An office zip with some parts replaced (streamed: a part may be a generator of chunks)."""
-    base = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info in base.infolist():
-            part = replace_part.get(info.filename, base.read(info.filename))
-            entry = zipfile.ZipInfo(info.filename, date_time=(2022, 1, 3, 10, 0, 0))
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(entry, "w", force_zip64=True) as member:
-                for chunk in ([part] if isinstance(part, bytes) else part):
-                    member.write(chunk)
-    return out.getvalue()
-
-
-@lru_cache(maxsize=None)
-def far_cell_xlsx(ref: str) -> bytes:
-    """A valid table plus one cell far away (calamine sizes its grid by the used range)."""
-    import openpyxl
-    book = openpyxl.load_workbook(io.BytesIO(small_table()))
-    book.active[ref] = "x"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def xlsx_far_cell(rng: random.Random, i: int) -> bytes:
-    return report(rng, i, attachments=[("附件1.xlsx", far_cell_xlsx(rng.choice(["XFD1048576", "XFD10000"])))])
-
-
-@lru_cache(maxsize=None)
-def far_cell_xls() -> bytes:
-    """5.6 KB of .xls with one cell at IV65536, the last cell BIFF8 has."""
-    import xlwt
-    book = xlwt.Workbook()
-    sheet = book.add_sheet("Sheet1")
-    sheet.write(0, 0, "序号")
-    sheet.write(65535, 255, "x")
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return report(rng, i, attachments=[("附件1.xlsx", attacks.xlsx_with_cell_at(rng.choice(["XFD1048576", "XFD10000"])))])
 
 
 @lru_cache(maxsize=None)
 def cpu_bomb_zip() -> bytes:
-    """The issue's CPU bomb: 500 copies of the far-cell .xls in one zip (about 450 KB)."""
+    """The issue's CPU bomb: 500 copies of a 5.6 KB .xls with a cell at IV65536 in one zip (about 450 KB).
+
+    The copies differ in one cell, so reading each once is not enough: each needs the bound."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for n in range(500):
-            archive.writestr(zipfile.ZipInfo(f"表{n}.xls", date_time=(2022, 1, 3, 10, 0, 0)), far_cell_xls(),
-                             compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(zipfile.ZipInfo(f"表{n}.xls", date_time=(2022, 1, 3, 10, 0, 0)),
+                             attacks.xls_with_cell_at(65535, 255 - n % 50), compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -301,58 +265,25 @@ def xls_cpu_bomb(rng: random.Random, i: int) -> bytes:
     return report(rng, i, attachments=[("材料.zip", cpu_bomb_zip(), "application/zip")])
 
 
-@lru_cache(maxsize=None)
-def docx_grid_span(attribute: str) -> bytes:
-    from tests.table_builders import make_docx
-    data = make_docx([HEADER, ["1", "芙蓉区", "a", "b", "c", "d", ""]])
-    document = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml")
-    span = {"gridSpan": b"<w:tcPr><w:gridSpan w:val=\"200000000\"/></w:tcPr>",
-            "gridBefore": b"<w:trPr><w:gridBefore w:val=\"200000000\"/></w:trPr>"}[attribute]
-    at = document.index(b"<w:tc>") + len(b"<w:tc>") if attribute == "gridSpan" else document.index(b"<w:tr>") + 6
-    return _rezipped(data, {"word/document.xml": document[:at] + span + document[at:]})
-
-
 def docx_span(rng: random.Random, i: int) -> bytes:
-    return report(rng, i, attachments=[("附件1.docx", docx_grid_span(rng.choice(["gridSpan", "gridBefore"])))])
-
-
-@lru_cache(maxsize=None)
-def docx_inflated() -> bytes:
-    """A .docx whose document.xml inflates to 1 GB (about 1 MB on the wire)."""
-    from tests.table_builders import make_docx
-    data = make_docx([HEADER])
-    document = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml")
-    body = document.index(b"<w:body>") + len(b"<w:body>")
-    filler = (b" " * (16 * 1024 * 1024) for _ in range(64))
-    return _rezipped(data, {"word/document.xml": iter([document[:body], *filler, document[body:]])})
+    word = rng.choice([attacks.docx_with_grid_span(), attacks.docx_with_grid_before()])
+    return report(rng, i, attachments=[("附件1.docx", word)])
 
 
 def docx_inflated_mail(rng: random.Random, i: int) -> bytes:
-    return report(rng, i, attachments=[("附件1.docx", docx_inflated())])
+    return report(rng, i, attachments=[("附件1.docx", attacks.docx_with_huge_part())])
 
 
 @lru_cache(maxsize=None)
-def shared_entries_zip(entries: int, rows: int) -> bytes:
-    """A zip whose central directory lists `entries` entries that all point at one member's data."""
-    city = cities()[0]
-    table = make_xlsx([HEADER, *activity_rows(random.Random(3), city.counties, rows)])
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(zipfile.ZipInfo("附件1.xlsx", date_time=(2022, 1, 3, 10, 0, 0)), table)
-    data = out.getvalue()
-    directory = data.rindex(b"PK\x01\x02")  # the outer one: the stored xlsx is a zip too
-    end = data.rindex(b"PK\x05\x06")
-    entry = data[directory:end]
-    import struct
-    copies = entry * entries  # one name, one local header: zipfile checks that they match
-    tail = bytearray(data[end:])
-    struct.pack_into("<HHII", tail, 8, entries, entries, len(copies), directory)
-    return data[:directory] + copies + bytes(tail)
+def big_table(rows: int) -> bytes:
+    return make_xlsx([HEADER, *activity_rows(random.Random(3), cities()[0].counties, rows)])
 
 
 def zip_shared_entries(rng: random.Random, i: int) -> bytes:
+    """100 directory entries at one 70,000-row xlsx, or 200 at a 20-row one."""
     entries, rows = rng.choice([(100, 70_000), (200, 20)])
-    return report(rng, i, attachments=[("材料.zip", shared_entries_zip(entries, rows), "application/zip")])
+    shared = attacks.zip_listing_one_member("附件1.xlsx", big_table(rows), entries)
+    return report(rng, i, attachments=[("材料.zip", shared, "application/zip")])
 
 
 def attached_twice(rng: random.Random, i: int) -> bytes:
