@@ -157,7 +157,7 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
     "reminder_overdue": {**_REMINDER, "deadline": {**_DEADLINE, "id": "summary"}},
     "receipt": {**_COMMON, "addressee": "长沙市商务局", "city": "长沙市", "deadline": _DEADLINE,
                 "original_subject": "长沙市活动组织情况", "other_sender": "", "received_at": datetime(2022, 1, 4, 16, 20),
-                "rows": 12, "wants_table": True,
+                "rows": 12, "wants_table": True, "late": False, "replaces": datetime(2022, 1, 3, 10, 0),
                 "problems": [{"file": "统计表.xlsx", "text": _PROBLEM["message_zh"]}]},
     "digest": {**_COMMON, "now": datetime(2022, 1, 4, 8, 30), "deadlines": [_DEADLINE],
                "matrix": [{"city": "长沙市", "cells": [_CELL]}],

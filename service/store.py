@@ -15,7 +15,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
-from sqlalchemy import Table, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Table, and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -281,6 +281,18 @@ class Store:
                  .join(messages, messages.c.id == results.c.message).order_by(results.c.message))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def previous_version_received(self, message: int, city: str, deadline: str,
+                                  received_at: datetime) -> datetime | None:
+        """When the city's latest earlier report for the deadline (the version `message` replaces) was
+        received; None when `message` is the first (duplicates are no versions, as in track)."""
+        earlier = or_(results.c.received_at < received_at,
+                      and_(results.c.received_at == received_at, results.c.message < message))  # track's order
+        query = (select(func.max(results.c.received_at)).join(messages, messages.c.id == results.c.message)
+                 .where(results.c.city == city, results.c.deadline == deadline, results.c.is_report.is_(True),
+                        messages.c.duplicate_of.is_(None), earlier))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()  # max() keeps the column's type: an aware UTC datetime
 
     def problems(self, message_ids: Iterable[int] | None = None) -> list[dict]:
         query = select(problems).order_by(problems.c.message, problems.c.id)
