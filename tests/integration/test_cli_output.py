@@ -5,13 +5,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
-
 import pytest
 
 from service.cli import main
 from tests.conftest import DEFAULT_TOML, ROOT
-from tests.integration.test_cli_errors import env, run_cli  # noqa: F401  (env is a fixture)
+from tests.integration.test_cli_errors import run_cli
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A private data dir and SQLite database for the CLI, in this process and in subprocesses."""
+    values = {"SERVICE_DATA_DIR": str(tmp_path / "data"),
+              "SERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'service.db'}",
+              "SERVICE_CONFIG": str(DEFAULT_TOML)}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
 
 
 def test_version_names_the_installed_distribution(capsys):
