@@ -87,7 +87,7 @@ def run(rows_per_city: int, repeat: int) -> dict:
             fill_store(app, rows_per_city)
             first, _ = timed(lambda: export_bytes(jobs.compile_summary(app), ".xlsx"))  # pays the imports
             cases = {
-                "gather (store + pandas)": lambda: jobs.compile_summary(app),
+                "gather (store + summary)": lambda: jobs.compile_summary(app),
                 "xlsx": lambda: export_bytes(jobs.compile_summary(app), ".xlsx"),
                 "xlsx --per-city": lambda: export_bytes(jobs.compile_summary(app), ".xlsx", per_city=True),
                 "csv": lambda: export_bytes(jobs.compile_summary(app), ".csv"),

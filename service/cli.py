@@ -5,8 +5,10 @@ import argparse
 import errno
 import json
 import logging
+import os
 import sys
 from datetime import date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -137,7 +139,7 @@ def cmd_remind(app: App, args: argparse.Namespace) -> int:
         print(json.dumps([{"city": o.city, "deadline": o.deadline, "kind": o.kind, "to": list(o.to)}
                           for o in run.due], ensure_ascii=False, indent=2))
     else:
-        _print_remind(run, args.dry_run)
+        _print_remind(run, args.dry_run, args.verbose)
     if run.held:
         print(f"催报提醒暂缓发出 (reminders held, {len(run.due)} due): {run.held}", file=sys.stderr)
     if run.stopped:
@@ -157,14 +159,38 @@ def _poll_before_remind(app: App) -> None:
         print(f"邮箱收取失败 (mailbox poll failed): {err}", file=sys.stderr)
 
 
-def _print_remind(run: jobs.RemindRun, dry_run: bool) -> None:
+def _print_remind(run: jobs.RemindRun, dry_run: bool, verbose: bool = False) -> None:
+    """Each due reminder and its result, then one summary line; the stale ones (a first run in the
+    middle of a campaign has dozens) one by one only with -v."""
     for out in run.due:
         result = "待发送(dry-run)" if dry_run else "暂缓(held)" if run.held else run.results.get(out.key, "未尝试(not attempted)")
         print(f"{result}: {out.kind} {out.city} {out.deadline} -> {', '.join(out.to)}")
-    for out in run.stale:
-        print(f"已过期未发: {out.kind} {out.city} {out.deadline}（{out.subject}）")
+    if verbose:
+        for out in run.stale:
+            print(f"已过期未发: {out.kind} {out.city} {out.deadline}（{out.subject}）")
+    print(remind_summary(run, dry_run, verbose))
+
+
+def remind_summary(run: jobs.RemindRun, dry_run: bool, verbose: bool) -> str:
+    """One line: how many reminders were due and what became of them, and how many are stale."""
     if not run.due and not run.stale:
-        print("此刻没有需要发送的提醒")
+        return "此刻没有需要发送的提醒 (no reminders due)"
+    if dry_run or run.held:
+        done = f"到期 {len(run.due)} 封，{'未发送(dry-run)' if dry_run else '暂缓发出(held)'}"
+    else:
+        sent = sum(1 for o in run.due if run.results.get(o.key) == "sent")
+        done = f"到期 {len(run.due)} 封：已发送 {sent}，未发出 {len(run.left)}"
+    stale = (f"；已过期不再发送 {len(run.stale)} 封（{stale_by_deadline(run.stale)}）"
+             + ("" if verbose else "，加 -v 逐条列出") if run.stale else "")
+    return f"催报提醒 (reminders)：{done}{stale}"
+
+
+def stale_by_deadline(stale: Sequence) -> str:
+    """"summary 28，progress 14": stale reminders counted per deadline, in order of appearance."""
+    counts: dict[str, int] = {}
+    for out in stale:
+        counts[out.deadline or ""] = counts.get(out.deadline or "", 0) + 1
+    return "，".join(f"{deadline} {n}" for deadline, n in counts.items())
 
 
 def cmd_digest(app: App, args: argparse.Namespace) -> int:
@@ -290,6 +316,9 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_compile(app: App, args: argparse.Namespace) -> int:
+    if args.deadline is not None and (problem := unknown_deadline(app.config, args.deadline)):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     summary = jobs.compile_summary(app, args.deadline)
     targets = [(Path(args.out), Path(args.out).suffix.lower())]
     targets += [(Path(path), suffix) for path, suffix in ((args.csv, ".csv"), (args.json, ".json")) if path]
@@ -297,6 +326,14 @@ def cmd_compile(app: App, args: argparse.Namespace) -> int:
         write_atomically(path, export_bytes(summary, suffix, per_city=args.per_city))
         print(f"已生成 {path}：{summary.deadline.title}，{len(summary.rows)} 行，待核实问题 {len(summary.problems)} 条")
     return 0
+
+
+def unknown_deadline(config: Config, deadline: str) -> str:
+    """Why `--deadline` names no deadline, listing the valid ids; "" when it is one."""
+    if any(d.id == deadline for d in config.deadlines):
+        return ""
+    valid = "，".join(f"{d.id}（{d.title}）" for d in config.deadlines)
+    return f"没有报送节点 {deadline!r} (unknown deadline)；可用的 --deadline：{valid}"
 
 
 def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
@@ -359,11 +396,12 @@ WITHOUT_APP = frozenset({"run", "migrate", "check-mailbox", "demo"})
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="service", description="报送邮件自动收集服务 (report mail service)")
-    parser.add_argument("--config", help="TOML config (default: $SERVICE_CONFIG or config/service.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    add_global_options(parser, None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {service_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--now", type=instant_arg,
                         help="act as if it were this moment (ISO, local time if no offset)")
+    add_global_options(common, argparse.SUPPRESS)  # also after the command: `status --config x.toml -v`
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = {name: sub.add_parser(name, parents=[common], help=text, description=text)
                 for name, (_, text) in COMMANDS.items()}
@@ -400,6 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """--config and -v, before the command (defaults) and after it (SUPPRESS: a subcommand's default
+    would otherwise overwrite the value given before the command)."""
+    parser.add_argument("--config", default=default,
+                        help="TOML config (default: $SERVICE_CONFIG or config/service.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default or False,
+                        help="log every step; `remind` also lists each stale reminder")
+
+
+def service_version() -> str:
+    """The installed distribution's version (importlib.metadata), or a note when running from a
+    source tree that was never installed."""
+    try:
+        return version("report-mail-service")
+    except PackageNotFoundError:
+        return "(not installed: running from a source tree)"
+
+
 def make_clock(config: Config, now: str | None) -> Clock:
     return fixed_clock(now, config.tz) if now is not None else system_clock(config.tz)
 
@@ -429,12 +485,20 @@ def environment_error(err: BaseException) -> str | None:
     return f"{reason}{where} ({err.strerror or err})"
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a writer whose reader left
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return _main(args)
+        code = _main(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone by now must not cost a traceback there
+        return code
+    except BrokenPipeError:  # `status | head`: the reader has what it wanted; no traceback, no error line
+        quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as err:  # the one place the shell turns a broken environment into one line
         line = environment_error(err)
         if line is None:
@@ -442,6 +506,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("environment error", exc_info=True)
         print(f"error: {line}", file=sys.stderr)
         return 1
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit cannot raise BrokenPipeError again (the
+    recipe of Python's signal documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout closed or replaced (a test's capture): nothing to flush
+        pass
 
 
 def _main(args: argparse.Namespace) -> int:

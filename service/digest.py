@@ -54,12 +54,13 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
         "matrix": matrix,
         "counts": state_counts(config, matrix),
         "arrived": [_arrival(config, a) for a in arrived],
-        "problems": problems[:MAX_PROBLEMS],
-        "problems_more": max(len(problems) - MAX_PROBLEMS, 0),
+        "problems": distinct_problems(problems)[:MAX_PROBLEMS],
+        "problems_more": max(len(distinct_problems(problems)) - MAX_PROBLEMS, 0),
         "unattributed": [{**u, "received_at": _local(u["received_at"], config)} for u in unattributed],
         "sent_ok_by_kind": _count_by_kind(s for s in sent if s.get("status") in SENT_OK),
         "sent_failed": [_sent_line(config, s) for s in failed],
-        "stale": [{"city": o.city, "deadline": o.deadline, "subject": o.subject} for o in stale],
+        "stale": stale_by_deadline(config, stale),
+        "stale_count": len(stale),
         "totals": {k: totals.get(k) for k in ("participants", "products", "sales_wan")},
         "poll": poll,
         "warnings": list(dict.fromkeys([*warnings, *calendar.warnings])),
@@ -69,6 +70,45 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
     subject, text, html = (renderer or default_renderer()).render("digest", **ctx)
     return Outgoing(key=f"digest:{now.astimezone(tz).date().isoformat()}", kind="digest",
                     to=config.digest.recipients, subject=subject, text=text, html=html)
+
+
+def distinct_problems(problems: list[dict]) -> list[dict]:
+    """Each (city, file, sentence) once, in the order given: a resend repeating a problem, or one
+    problem found in many rows worded alike, is one line for staff."""
+    seen: set[tuple] = set()
+    found = []
+    for p in problems:
+        key = (p.get("city"), p.get("file") or "", p["message_zh"])
+        if key not in seen:
+            seen.add(key)
+            found.append(p)
+    return found
+
+
+def stale_by_deadline(config: Config, stale: list[Outgoing]) -> list[dict[str, Any]]:
+    """One line's values per deadline for the reminders missed for good: a first run in the middle of
+    a campaign finds dozens, which staff need counted, not listed (`remind -v` lists them)."""
+    lines = []
+    for deadline in config.deadlines:
+        mine = [o for o in stale if o.deadline == deadline.id]
+        if not mine:
+            continue
+        kinds = Counter(KIND_LABELS.get(o.kind, o.kind) for o in mine)
+        moments = sorted({scheduled_at(o.key) for o in mine} - {None})
+        lines.append({"deadline": deadline.title, "count": len(mine), "cities": len({o.city for o in mine}),
+                      "kinds": "，".join(f"{kind} {n}" for kind, n in kinds.items()),
+                      "first": _local(moments[0], config) if moments else None,
+                      "last": _local(moments[-1], config) if len(moments) > 1 else None})
+    return lines
+
+
+def scheduled_at(key: str) -> datetime | None:
+    """The scheduled moment in a reminder's sent-log key (remind.reminder_key), None for another key."""
+    parts = key.split(":", 4)
+    try:
+        return datetime.fromisoformat(parts[4]) if parts[0] == "reminder" and len(parts) == 5 else None
+    except ValueError:
+        return None
 
 
 def state_matrix(config: Config, states: list[ReportState], now: datetime) -> list[dict[str, Any]]:

@@ -123,7 +123,16 @@ def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:
         app.config, message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
         received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
         deadline=result["deadline"], rows=app.store.row_counts().get(result["message"], 0), problems=problems,
-        auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
+        auto_generated=result["auto_generated"], now=now, renderer=app.renderer,
+        replaces=replaced_version(app, result["message"], result["city"], result["deadline"], result["received_at"]))
+
+
+def replaced_version(app: App, message: int, city: str | None, deadline: str | None,
+                     received_at: datetime) -> datetime | None:
+    """When the earlier version a report corrects was received (None for a first report)."""
+    if not city or not deadline:
+        return None
+    return app.store.previous_version_received(message, city, deadline, received_at)
 
 
 def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
@@ -135,7 +144,9 @@ def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
         app.config, message_id=message.message_id, sender=message.sender, subject=message.subject,
         received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
         deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
-        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer)
+        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer,
+        replaces=replaced_version(app, outcome.message, attribution.city if attribution.is_report else None,
+                                  attribution.deadline, attribution.received_at))
     if planned is None:
         return "skipped"
     return send_limited(app, planned, app.clock())

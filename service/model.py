@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,9 @@ class Message:
 class Metrics:
     """Numbers read from the free text of 活动成效."""
 
-    participants: float | None = None  # 参与主体数量 (家)
-    products: float | None = None  # 商品数量 (款/种/个)
-    sales_wan: float | None = None  # 销售额, in 万元
+    participants: Decimal | None = None  # 参与主体数量 (家); exact, as written (service/figures.py)
+    products: Decimal | None = None  # 商品数量 (款/种/个)
+    sales_wan: Decimal | None = None  # 销售额, in 万元
     problems: tuple[Problem, ...] = ()
 
 

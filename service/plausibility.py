@@ -52,7 +52,7 @@ def version_doubts(rows: Sequence[Mapping], bounds: PlausibilitySection) -> list
         if kept and total > bounds.city_bound(metric):
             text = (f"数值异常：{METRIC_ZH[metric]}合计 {figure_text(metric, total)} 超出合理范围"
                     f"（全市上限 {bound_text(metric, bounds.city_bound(metric))}），{NOT_COUNTED_ZH}")
-            doubts.append(Doubt(Problem("implausible_total", text, detail=f"{metric} total={total!r}",
+            doubts.append(Doubt(Problem("implausible_total", text, detail=f"{metric} total={total}",
                                         file=_common_file(rows)), tuple((i, metric) for i, _ in kept)))
     return doubts
 
@@ -71,7 +71,8 @@ def city_doubts(versions: Sequence[Sequence[Mapping]], bounds: PlausibilitySecti
             before = baseline.get(metric)
             if total is None:
                 continue
-            if before is not None and total > bounds.max_jump * max(before, bounds.jump_floor(metric)):
+            # float: a threshold, where the figures are exact Decimal and the bounds config floats
+            if before is not None and float(total) > bounds.max_jump * max(float(before), bounds.jump_floor(metric)):
                 doubts.append(_jump_doubt(rows, metric, total, before, bounds))
             else:
                 baseline[metric] = total
@@ -120,7 +121,7 @@ def _row_problem(row: Mapping, metric: str, bounds: PlausibilitySection) -> Prob
               f"超出合理范围（单行上限 {bound_text(metric, bounds.row_bound(metric))}）")
     return Problem("implausible_figure", f"数值异常：{where}{METRIC_ZH[metric]} {figure_text(metric, value)} "
                                          f"{reason}，{NOT_COUNTED_ZH}",
-                   detail=f"{metric}={value!r}", file=row.get("filename", ""), row=line or None)
+                   detail=f"{metric}={value}", file=row.get("filename", ""), row=line or None)
 
 
 def _jump_doubt(rows: Sequence[Mapping], metric: str, total: float, before: float,
@@ -131,7 +132,7 @@ def _jump_doubt(rows: Sequence[Mapping], metric: str, total: float, before: floa
             f"（{figure_text(metric, before)}）{times}（超过 {plain(bounds.max_jump)} 倍），{NOT_COUNTED_ZH}")
     figures = tuple((i, metric) for i, row in enumerate(rows) if row.get(metric) is not None
                     and _within(row[metric], bounds.row_bound(metric)))
-    return Doubt(Problem("implausible_jump", text, detail=f"{metric} total={total!r} previous={before!r}",
+    return Doubt(Problem("implausible_jump", text, detail=f"{metric} total={total} previous={before}",
                          file=_common_file(rows)), figures)
 
 

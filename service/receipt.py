@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
+from .clock import end_of_day
 from .config import Config
 from .model import Outgoing, Problem
 from .remind import deadline_context
@@ -43,10 +44,11 @@ _FILE_EXTENSIONS = frozenset({"xlsx", "xlsm", "xls", "docx", "doc", "csv", "pdf"
 
 def plan_receipt(config: Config, *, message_id: str, sender: str, subject: str, received_at: datetime,
                  city: str | None, deadline: str | None, rows: int, problems: list[Problem],
-                 auto_generated: bool, now: datetime,
+                 auto_generated: bool, now: datetime, replaces: datetime | None = None,
                  renderer: Renderer | None = None) -> Outgoing | None:
     """The receipt to send for one message, or None when none should go out.
 
+    replaces: when the city's earlier version of this report (the one this corrects) was received.
     Also None without a message_id: the key f"receipt:{message_id}" must be unique.
     """
     if not _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at,
@@ -58,7 +60,7 @@ def plan_receipt(config: Config, *, message_id: str, sender: str, subject: str, 
         return None  # no registered address to tell: never write to the stranger
     ctx = receipt_context(config, sender_city=city, deadline_id=deadline, subject=subject,
                           received_at=received_at, rows=rows, problems=problems, now=now,
-                          other_sender=other_sender)
+                          other_sender=other_sender, replaces=replaces)
     subject_line, text, html = (renderer or default_renderer()).render("receipt", **ctx)
     # A notice is not threaded: its readers never had the message, whose Message-ID came from a stranger.
     return Outgoing(key=f"receipt:{message_id}", kind="receipt", to=to,
@@ -79,8 +81,11 @@ def receipt_recipients(sender: str, registered: Sequence[str],
 
 def receipt_context(config: Config, *, sender_city: str, deadline_id: str, subject: str,
                     received_at: datetime, rows: int, problems: list[Problem],
-                    now: datetime, other_sender: str = "") -> dict[str, Any]:
-    """Template values for the receipt; other_sender: the unregistered address a notice names."""
+                    now: datetime, other_sender: str = "", replaces: datetime | None = None) -> dict[str, Any]:
+    """Template values for the receipt; other_sender: the unregistered address a notice names.
+
+    late: the first version arrived after the due day (as track decides on time / late; a correction
+    keeps its first version's state, so it is never called late); replaces: the version it corrects."""
     deadline = config.deadline(deadline_id)
     return {
         **common_context(config, now),
@@ -93,6 +98,8 @@ def receipt_context(config: Config, *, sender_city: str, deadline_id: str, subje
         "rows": rows,
         "wants_table": deadline.id == config.table_deadline.id,
         "problems": problem_lines(problems),
+        "late": replaces is None and received_at >= end_of_day(deadline.due, config.tz),
+        "replaces": replaces.astimezone(config.tz) if replaces else None,
     }
 
 

@@ -15,10 +15,11 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
-from sqlalchemy import Table, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Table, and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from .figures import exact_figure, stored_figure
 from .schema import (
     DERIVED, deliveries, health, messages, problems, purged, quarantine, results, rows, sent, watermarks,
 )
@@ -81,7 +82,13 @@ def make_engine(url: str) -> Engine:
 ROW_FIELDS = ("filename", "sheet", "source_row", "seq", "county", "organiser", "name", "content", "effect", "note",
               "participants", "products", "sales_wan")  # what a derived row dict holds
 PROBLEM_FIELDS = ("code", "message_zh", "detail", "file", "row")
-_ROW_VALUES, _PROBLEM_VALUES = itemgetter(*ROW_FIELDS), itemgetter(*PROBLEM_FIELDS)
+_PROBLEM_VALUES = itemgetter(*PROBLEM_FIELDS)
+METRIC_FIELDS = ("participants", "products", "sales_wan")  # Decimal in memory, Float in the table
+
+
+def _stored_row(row: dict) -> tuple:
+    """A derived row in ROW_FIELDS order, its Decimal figures as the Float columns take them."""
+    return tuple(stored_figure(row[f]) if f in METRIC_FIELDS else row[f] for f in ROW_FIELDS)
 
 
 def _insert_plain(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
@@ -249,7 +256,7 @@ class Store:
             problem_values = [(m, *_PROBLEM_VALUES(p)) for m, _, found, _ in derived for p in found]
             if problem_values:
                 _insert_plain(conn, problems, ("message", *PROBLEM_FIELDS), problem_values)
-            row_values = [(m, i, *_ROW_VALUES(r)) for m, _, _, found in derived for i, r in enumerate(found)]
+            row_values = [(m, i, *_stored_row(r)) for m, _, _, found in derived for i, r in enumerate(found)]
             if row_values:
                 _insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
 
@@ -275,6 +282,18 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def previous_version_received(self, message: int, city: str, deadline: str,
+                                  received_at: datetime) -> datetime | None:
+        """When the city's latest earlier report for the deadline (the version `message` replaces) was
+        received; None when `message` is the first (duplicates are no versions, as in track)."""
+        earlier = or_(results.c.received_at < received_at,
+                      and_(results.c.received_at == received_at, results.c.message < message))  # track's order
+        query = (select(func.max(results.c.received_at)).join(messages, messages.c.id == results.c.message)
+                 .where(results.c.city == city, results.c.deadline == deadline, results.c.is_report.is_(True),
+                        messages.c.duplicate_of.is_(None), earlier))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()  # max() keeps the column's type: an aware UTC datetime
+
     def problems(self, message_ids: Iterable[int] | None = None) -> list[dict]:
         query = select(problems).order_by(problems.c.message, problems.c.id)
         if message_ids is not None:
@@ -283,10 +302,12 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def rows(self, message_ids: Iterable[int]) -> list[dict]:
+        """Stored rows, their figures back as the parser's exact decimals (figures.exact_figure)."""
         query = (select(rows).where(rows.c.message.in_(list(message_ids)))
                  .order_by(rows.c.message, rows.c.position))
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [{**r._mapping, **{m: exact_figure(r._mapping[m]) for m in METRIC_FIELDS}}
+                    for r in conn.execute(query)]
 
     def row_counts(self) -> dict[int, int]:
         with self.engine.connect() as conn:

@@ -1,17 +1,19 @@
 """Summary stage: report states + stored rows/results/problems -> Summary (values only).
 
 Rows come from each city's counted version for the deadline, cities in the official order,
-序号 renumbered; the per-city figures are aggregated with pandas. Writing is in workbook.py.
+序号 renumbered; the figures are Decimal (service/figures.py) and summed exactly, in plain Python:
+14 cities and a few thousand rows need no pandas. Writing is in workbook.py.
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from decimal import Decimal
 from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 from .config import Config, Deadline
+from .figures import figure_sum, plain_figure
 from .model import Problem, ReportState
 from .plausibility import FigureKey, city_doubts, is_counted
 from .status import STATE_ZH
@@ -48,17 +50,14 @@ class Summary:
     def title(self) -> str:
         return f"“{self.campaign}”重点活动统计表"
 
-    def totals(self) -> dict[str, float | int | None]:
+    def totals(self) -> dict[str, Decimal | int | None]:
         """Province figures (the last overview line): activities and the three metrics."""
         return dict(zip(("activities", *METRICS), self.overview[-1][-4:]))
 
 
-def number(value: float | None) -> float | int | None:
-    """A metric as written to files: None for unknown/NaN, int when whole, no float noise."""
-    if value is None or not math.isfinite(value):
-        return None
-    rounded = round(float(value), 6)
-    return int(rounded) if rounded.is_integer() else rounded
+def number(value: Decimal | float | None) -> Decimal | int | None:
+    """A metric as written to files: None for unknown/NaN, int when whole, else the exact decimal."""
+    return plain_figure(value)
 
 
 def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, int]:
@@ -132,16 +131,14 @@ def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
 
 
 def counted_totals(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
-                   results: Iterable[dict]) -> dict[str, float]:
-    """Sums of the figures that count for a deadline (rows: of every version, see version_messages)."""
+                   results: Iterable[dict]) -> dict[str, Decimal]:
+    """Exact sums of the figures that count for a deadline (rows: of every version, see version_messages)."""
     rows_by_message = _by_message(rows)
     doubted = figure_doubts(config, states, deadline, rows_by_message, list(results))
-    totals = dict.fromkeys(METRICS, 0.0)
-    for _, message, i, r in counted_rows(config, states, deadline, rows_by_message):
-        for metric in METRICS:
-            if r[metric] is not None and is_counted((message, i, metric), doubted):
-                totals[metric] += r[metric]
-    return totals
+    counted = list(counted_rows(config, states, deadline, rows_by_message))
+    return {metric: figure_sum(r[metric] for _, message, i, r in counted
+                               if is_counted((message, i, metric), doubted)) or Decimal(0)
+            for metric in METRICS}
 
 
 def _by_message(rows: Iterable[dict]) -> dict[int, list[dict]]:
@@ -165,21 +162,21 @@ def city_figures(rows: Sequence[Sequence], cities: Sequence[str],
                  doubted: Collection[tuple[int, int]] = ()) -> list[list]:
     """[activities, participants, products, sales] per city (official order), then the province.
 
-    Sums skip unparsed (empty) metrics and doubted cells ((row index, column)); a sum over nothing
-    parsed stays empty, not 0.
+    Sums are exact (Decimal) and skip unparsed (empty) metrics and doubted cells ((row index, column));
+    a sum over nothing parsed stays empty, not 0.
     """
-    import pandas as pd  # imported here: ~0.2 s that only `compile` should pay
+    mine: dict[str, list[int]] = {city: [] for city in cities}
+    for n, row in enumerate(rows):
+        mine.setdefault(row[1], []).append(n)
+    lines = [_figures([(n, rows[n]) for n in mine[city]], doubted) for city in cities]
+    return [*lines, _figures(list(enumerate(rows)), doubted)]
 
-    frame = pd.DataFrame([[r[1], *(None if (n, i) in doubted else r[i] for i in METRIC_COLUMNS)]
-                          for n, r in enumerate(rows)],
-                         columns=["city", *METRICS]).astype({m: "float64" for m in METRICS})
-    grouped = frame.groupby("city", sort=False)
-    by_city = grouped[list(METRICS)].sum(min_count=1).join(grouped.size().rename("activities"))
-    by_city = by_city.reindex(list(cities))
-    lines = [[int(0 if math.isnan(line.activities) else line.activities),
-              *(number(getattr(line, m)) for m in METRICS)] for line in by_city.itertuples()]
-    province = frame[list(METRICS)].sum(min_count=1)
-    return [*lines, [len(frame), *(number(province[m]) for m in METRICS)]]
+
+def _figures(numbered: Sequence[tuple[int, Sequence]], doubted: Collection[tuple[int, int]]) -> list:
+    """[activities, exact sum per metric] of (row index, row) pairs."""
+    sums = [plain_figure(figure_sum(row[column] for n, row in numbered if (n, column) not in doubted))
+            for column in METRIC_COLUMNS]
+    return [len(numbered), *sums]
 
 
 def state_label(state: ReportState | None, deadline: Deadline) -> str:

@@ -12,6 +12,7 @@ import os
 import tempfile
 import zipfile
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -73,7 +74,15 @@ def json_bytes(summary: Summary) -> bytes:
         "as_of": summary.as_of.isoformat(), "columns": dict(zip(ROW_KEYS, COLUMNS)),
         "rows": [dict(zip(ROW_KEYS, row)) for row in summary.rows], "totals": summary.totals(),
     }
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (json.dumps(document, ensure_ascii=False, indent=2, default=json_number) + "\n").encode("utf-8")
+
+
+def json_number(value: object) -> float:
+    """A Decimal figure as a JSON number: up to 15 significant digits (every figure the parser
+    produces below 10^9) float's shortest repr writes exactly the decimal's digits."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def summary_workbook_bytes(summary: Summary, per_city: bool = False) -> bytes:

@@ -156,14 +156,14 @@ def _one_per_field(text: str, slots: tuple[Slot, ...], digits: str) -> Metrics:
     """_settled for the usual shape, at most one figure per field: its value, or None with a problem."""
     if not slots:
         return Metrics()
-    values: dict[str, float | None] = {"participants": None, "products": None, "sales": None}
+    values: dict[str, Decimal | None] = {"participants": None, "products": None, "sales": None}
     unreadable = set()
     for kind, pieces, mult, _part, _clause in slots:
         value = _slot_value(pieces, mult, kind, digits) if pieces else None
         if value is None:
             unreadable.add(kind)
         else:
-            values[kind] = float(value)
+            values[kind] = value
     problems = tuple(_ambiguous(text, name_zh) for kind, name_zh in FIELD_NAMES_ZH.items() if kind in unreadable)
     return Metrics(values["participants"], values["products"], values["sales"], problems)
 
@@ -175,7 +175,7 @@ def _settled(text: str, figures: list[_Figure]) -> Metrics:
     by_kind: dict[str, list[_Figure]] = {}
     for f in figures:
         by_kind.setdefault(f.kind, []).append(f)
-    values: dict[str, float | None] = {}
+    values: dict[str, Decimal | None] = {}
     problems = []
     for kind, name_zh in FIELD_NAMES_ZH.items():
         value, ambiguous = _settle(by_kind.get(kind, []))
@@ -400,24 +400,24 @@ def _value(g: tuple, kind: str) -> Decimal | None:
     return number / 10**4 if kind == "sales" else number  # sales are kept in 万元
 
 
-def _settle(figures: list[_Figure]) -> tuple[float | None, bool]:
+def _settle(figures: list[_Figure]) -> tuple[Decimal | None, bool]:
     """One value from a field's figures, or (None, True) when they do not agree."""
     if len(figures) == 1:  # the usual case of the steps below
         value = figures[0].value
-        return (None, True) if value is None else (float(value), False)
+        return (None, True) if value is None else (value, False)
     main = [f for f in figures if not f.part] or figures
     if not main:
         return None, False
     if any(f.value is None for f in main):
         return None, True
     if _distinct_channels(main):
-        return float(sum(f.value for f in main)), False
+        return sum(f.value for f in main), False
     values = {f.value for f in main}
     if len(values) == 1:
-        return float(values.pop()), False
+        return values.pop(), False
     totals = {f.value for f in main if f.total}
     if len(totals) == 1:
-        return float(totals.pop()), False
+        return totals.pop(), False
     return None, True
 
 

@@ -242,7 +242,7 @@ def test_the_compile_command_writes_the_workbook_city_sheets_csv_and_json(app, c
     assert load_workbook(out / "汇总.xlsx").sheetnames == ["汇总", "概况", "问题", "长沙市", "株洲市", "邵阳市"]
     assert (out / "汇总.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert len(json.loads((out / "汇总.json").read_text(encoding="utf-8"))["rows"]) == 7
-    assert main(["compile", "--deadline", "nope", "--out", str(out / "x.xlsx")]) == 1
+    assert main(["compile", "--deadline", "nope", "--out", str(out / "x.xlsx")]) == 2  # a usage error
 
 
 def test_a_city_sheet_holds_that_citys_rows_numbered_from_one(app):

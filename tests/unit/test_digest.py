@@ -91,7 +91,7 @@ def test_arrivals_problems_and_unattributed_mail_are_listed(config):
                  unattributed=[{"sender": "someone@qq.com", "subject": "年货节材料",
                                 "received_at": datetime(2022, 1, 5, 20, tzinfo=TZ)}])
     assert "2022年1月6日 08:00 株洲市 活动组织情况《株洲市活动组织情况》" in out.text
-    assert "长沙市【统计表.xlsx】第 3 行 县（市、区）'长沙新区' 不在长沙市辖区内" in out.text
+    assert "- 长沙市：【统计表.xlsx】第 3 行 县（市、区）'长沙新区' 不在长沙市辖区内" in out.text
     assert "someone@qq.com《年货节材料》" in out.text
     assert "请人工登记" in out.text
 
@@ -121,7 +121,39 @@ def test_stale_reminders_are_listed(config):
                       subject="（未发出：已过补发期限）截止前提醒 长沙市 活动组织情况（原定2022年1月4日 09:00）",
                       text="", html="", city="长沙市", deadline="progress")]
     out = digest(config, stale=stale)
-    assert "未发出的提醒 1 封" in out.text and "原定2022年1月4日 09:00" in out.text
+    assert "未发出的提醒 1 封" in out.text
+    assert "- 活动组织情况：1 封（截止前提醒 1），1 个市州，原定2022年1月4日 09:00\n" in out.text
+
+
+def stale_reminder(city: str, deadline: str, kind: str, at: str) -> Outgoing:
+    return Outgoing(key=f"reminder:{city}:{deadline}:{kind}:{at}", kind=kind, to=(), subject=f"（未发出）{city}",
+                    text="", html="", city=city, deadline=deadline)
+
+
+def test_many_stale_reminders_are_one_line_per_deadline(config):
+    cities = [c.name for c in config.cities]
+    stale = [stale_reminder(c, "progress", "upcoming", f"2022-01-0{d}T09:00:00+08:00") for c in cities for d in (3, 4)]
+    stale += [stale_reminder(c, "progress", "overdue", "2022-01-06T09:00:00+08:00") for c in cities]
+    stale += [stale_reminder(c, "summary", "upcoming", "2022-01-28T09:00:00+08:00") for c in cities[:3]]
+    out = digest(config, stale=stale)
+    section = out.text.split("未发出的提醒 ")[1].split("五、")[0]
+    lines = [line for line in section.splitlines() if line.startswith("- ")]
+    assert lines == ["- 活动组织情况：42 封（截止前提醒 28，逾期提醒 14），14 个市州，"
+                     "原定2022年1月3日 09:00至2022年1月6日 09:00",
+                     "- 活动全面总结：3 封（截止前提醒 3），3 个市州，原定2022年1月28日 09:00"]
+    assert section.startswith("45 封") and "（未发出）" not in out.text and "（未发出）" not in out.html
+    assert "活动组织情况：42 封" in out.html
+
+
+def test_a_problem_names_its_city_apart_and_comes_once_however_often_it_was_recorded(config):
+    problem = {"city": "益阳市", "file": "附件1.xlsx", "row": 4, "code": "unknown_county",
+               "message_zh": "第 4 行 县（市、区）'益阳新区' 不在益阳市辖区内"}
+    other = {**problem, "city": "常德市", "message_zh": "附件为 .pdf 格式，无法自动读取表格", "file": ""}
+    text = digest(config, problems=[problem, dict(problem), other, dict(problem)]).text
+    assert "需要人工处理的问题（2 条）" in text
+    assert text.count("'益阳新区'") == 1
+    assert "- 益阳市：【附件1.xlsx】第 4 行 县（市、区）'益阳新区' 不在益阳市辖区内\n" in text
+    assert "- 常德市：附件为 .pdf 格式，无法自动读取表格\n" in text
 
 
 def test_metric_totals_are_shown_and_unknown_ones_are_a_dash(config):

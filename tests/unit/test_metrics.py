@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 import pytest
 
@@ -155,7 +156,8 @@ CASES = [
 def test_metrics_are_read_from_activity_text(text, participants, products, sales_wan, problem):
     metrics = parse_metrics(text)
     got = (metrics.participants, metrics.products, metrics.sales_wan)
-    assert got == (participants, products, pytest.approx(sales_wan) if sales_wan else None)
+    # exact: the parser's figures are Decimal (0.1 万元 is 0.1, not 0.1000000000000000055)
+    assert got == (participants, products, Decimal(str(sales_wan)) if sales_wan else None)
     assert bool(metrics.problems) == problem
     assert all(p.code == "ambiguous_metric" and p.detail == text for p in metrics.problems)
 
@@ -190,9 +192,10 @@ def test_zero_ten_thousand_yuan_is_zero_sales():
     assert parse_metrics("线下展销，现场成交额0万元").sales_wan == 0
 
 
-def test_numbers_come_back_as_floats():
+def test_numbers_come_back_as_exact_decimals():
     metrics = parse_metrics("参与企业120家，上线商品3000余款，实现销售额1.2亿元")
-    assert all(type(v) is float for v in (metrics.participants, metrics.products, metrics.sales_wan))
+    assert all(type(v) is Decimal for v in (metrics.participants, metrics.products, metrics.sales_wan))
+    assert metrics.sales_wan == Decimal("12000")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -136,7 +137,8 @@ def test_the_file_date_is_the_newest_mail_taken_into_account(config):
 
 
 @pytest.mark.parametrize("value, expected", [
-    (None, None), (float("nan"), None), (float("inf"), None), (120.0, 120), (0.1 + 0.2, 0.3), (1.25, 1.25),
+    (None, None), (float("nan"), None), (float("inf"), None), (120.0, 120), (0.1 + 0.2, Decimal("0.3")),
+    (1.25, Decimal("1.25")), (Decimal("0.300000"), Decimal("0.3")), (Decimal("1500.000"), 1500),
 ])
 def test_metrics_are_written_as_plain_numbers(value, expected):
     assert number(value) == expected and type(number(value)) is type(expected)
