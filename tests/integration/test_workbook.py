@@ -253,19 +253,15 @@ def test_a_city_sheet_holds_that_citys_rows_numbered_from_one(app):
     assert total[0] == "合计（2 项活动）" and total[10] == pytest.approx(4735 + 30)
 
 
-def test_fourteen_cities_of_500_rows_compile_in_seconds(app, capsys):
+def test_fourteen_cities_of_500_rows_compile(app):
+    """The size bench/bench_compile.py times; here only what it gives."""
     start = on("2022-02-03")
     for n, city in enumerate(CITIES, start=1):
         rows = [stored_row(f"{city}活动{i}", i, participants=i, products=10 * i, sales_wan=i / 4) for i in range(500)]
         record_report(app, n, city, start + timedelta(hours=n), rows)
-    began = time.perf_counter()
     summary = jobs.compile_summary(app)
-    data = summary_workbook_bytes(summary)
-    seconds = time.perf_counter() - began
-    with capsys.disabled():
-        print(f"\ncompile 14 x 500 rows: {seconds:.2f} s, {len(data) // 1024} KiB (bench/bench_compile.py measures)")
+    assert summary_workbook_bytes(summary)[:2] == b"PK"
     assert len(summary.rows) == 7000 and summary.totals()["sales_wan"] == pytest.approx(14 * sum(range(500)) / 4)
-    assert seconds < 10  # generous: a loaded CI machine must not fail; the print is the measurement
 
 
 def test_libreoffice_renders_the_workbook_to_pdf_when_installed(app, tmp_path: Path):
