@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, Va
 
 from .config_errors import utf8_text, validation_report
 from .errors import ConfigError
+from .resources import shipped_config
 
 DEFAULT_CONFIG = Path("config/service.toml")
 
@@ -388,16 +389,21 @@ def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Co
         raise ConfigError(validation_report(err, data, Config)) from err
 
 
-def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None,
+                shipped_fallback: bool = False) -> Config:
     """Load the TOML file named by path, else env SERVICE_CONFIG, else config/service.toml.
 
-    Every error line starts with the file's name."""
+    With shipped_fallback (the demo), a missing config/service.toml means the shipped 2022 file, so a
+    wheel install runs the demo from any folder. Every error line starts with the file's name."""
     environ = os.environ if environ is None else environ
     path = Path(path or environ.get("SERVICE_CONFIG") or DEFAULT_CONFIG)
+    if shipped_fallback and path == DEFAULT_CONFIG and not path.exists():
+        path = shipped_config()
     try:
         data = tomllib.loads(utf8_text(path.read_bytes(), path))
     except FileNotFoundError as err:
-        raise ConfigError(f"config file not found: {path}") from err
+        raise ConfigError(f"config file not found: {path} (give one with --config FILE or SERVICE_CONFIG; "
+                          f"the shipped 2022 campaign file to start from: {shipped_config()})") from err
     except IsADirectoryError as err:
         raise ConfigError(f"{path}: is a folder, not a config file") from err
     except tomllib.TOMLDecodeError as err:
