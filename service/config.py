@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from urllib.parse import quote
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
@@ -361,6 +362,16 @@ def _read_secret(environ: Mapping[str, str], env_key: str, file: Path | None) ->
         raise ConfigError(f"{env_key}: cannot read secret file {path}: {err.strerror}") from err
 
 
+def url_with_password(url: str, password: str) -> str:
+    """`scheme://user@host/db` with the password put in (percent-encoded: any character may be used)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.partition("@")
+    if not sep or not at:
+        raise ConfigError("SERVICE_DATABASE_PASSWORD: database_url needs a user (scheme://user@host/db)")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:{quote(password, safe='')}@{hostpart}"
+
+
 def _with_secret(section: str, values: dict, environ: Mapping[str, str], env_key: str) -> dict:
     if "password" in values:
         raise ConfigError(f"{section}.password: passwords never live in the config file; "
@@ -381,6 +392,10 @@ def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Co
         service["data_dir"] = environ["SERVICE_DATA_DIR"]
     if environ.get("SERVICE_DATABASE_URL"):
         service["database_url"] = environ["SERVICE_DATABASE_URL"]
+    # The database password as a secret (a Compose `secrets:` file), kept out of the URL in env and config.
+    db_password = _read_secret(environ, "SERVICE_DATABASE_PASSWORD", None)
+    if db_password is not None and service.get("database_url"):
+        service["database_url"] = url_with_password(str(service["database_url"]), db_password)
     for section, env_key in (("mailbox", "SERVICE_IMAP_PASSWORD"), ("smtp", "SERVICE_SMTP_PASSWORD")):
         data[section] = _with_secret(section, dict(data.get(section) or {}), environ, env_key)
     try:

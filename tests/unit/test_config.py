@@ -141,3 +141,14 @@ def test_a_secret_file_is_read(tmp_path: Path):
     data = config_data()
     data["mailbox"] = {"kind": "imap", "host": "h", "password_file": str(secret)}
     assert config_from_dict(data, environ={}).mailbox.password.get_secret_value() == "code-from-file"
+
+
+def test_the_database_password_comes_from_a_secret_file_into_the_url(tmp_path: Path):
+    secret = tmp_path / "postgres_password"
+    secret.write_text("p@ss/word:1\n")
+    config = config_from_dict(config_data(), environ={
+        "SERVICE_DATABASE_URL": "postgresql+psycopg://reportmail@postgres:5432/reportmail",
+        "SERVICE_DATABASE_PASSWORD_FILE": str(secret)})
+    assert config.service.database_url == "postgresql+psycopg://reportmail:p%40ss%2Fword%3A1@postgres:5432/reportmail"
+    from sqlalchemy.engine import make_url
+    assert make_url(config.service.database_url).password == "p@ss/word:1"
