@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from urllib.parse import quote
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
