@@ -520,7 +520,7 @@ def quiet_stdout() -> None:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, shipped_fallback=args.command == "demo")
         if args.command in WITHOUT_APP:
             return _run_without_app(config, args)
         app = App.open(config, make_clock(config, args.now))

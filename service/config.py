@@ -9,11 +9,14 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from .config_errors import utf8_text, validation_report
 from .errors import ConfigError
+from .resources import shipped_config
 
 DEFAULT_CONFIG = Path("config/service.toml")
 
@@ -35,9 +38,19 @@ class _Frozen(BaseModel):
 class ServiceSection(_Frozen):
     timezone: str = "Asia/Shanghai"
     data_dir: Path = Path("var")
-    database_url: str = "sqlite:///var/service.db"
+    # Any SQLAlchemy URL; unset, the database is <data_dir>/service.db so both move together.
+    database_url: str = ""
     log_level: str = "INFO"
     workers: int = Field(default=0, ge=0)  # processes parsing/extracting a backlog; 0: one per core (max 4)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_follows_data_dir(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("database_url"):
+            data_dir = data.get("data_dir", "var")
+            if isinstance(data_dir, (str, Path)):
+                data = {**data, "database_url": f"sqlite:///{Path(data_dir) / 'service.db'}"}
+        return data
 
     @field_validator("timezone")
     @classmethod
@@ -111,6 +124,12 @@ class MailboxSection(_ServerSection):
     folders: tuple[str, ...] = ("INBOX",)
     batch_size: int = 50
 
+    @model_validator(mode="after")
+    def _imap_needs_a_host(self) -> "MailboxSection":
+        if self.kind == "imap" and not self.host.strip():
+            raise ValueError('kind = "imap" needs host (e.g. host = "imap.163.com")')
+        return self
+
 
 class LimitsSection(_Frozen):
     """Bounds on what one message may unpack to (zip bombs, nested forwards)."""
@@ -151,6 +170,12 @@ class SmtpSection(_ServerSection):
     max_batch_seconds: float = Field(default=300.0, gt=0)  # one batch's sends, retries included, end by then
     ca_file: Path | None = None  # extra CA bundle to trust (self-signed test or relay servers)
 
+    @model_validator(mode="after")
+    def _smtp_needs_a_host(self) -> "SmtpSection":
+        if self.kind == "smtp" and not self.host.strip():
+            raise ValueError('kind = "smtp" needs host (e.g. host = "smtp.163.com")')
+        return self
+
 
 class RemindersSection(_Frozen):
     enabled: bool = True
@@ -162,8 +187,9 @@ class RemindersSection(_Frozen):
     # Reminders are held (not sent, not given up) unless the mailbox was read this recently: a
     # "not received" letter must not go out while reports may be waiting unread on the server.
     max_poll_age_minutes: float = Field(default=30.0, gt=0)
-    contact_name: str = "刘琦"  # 联系人 line under the signature of every letter
-    contact_phone: str = "0731-82287166"
+    # The signature's 联系人 and 电话 in every letter; each is left out while empty (no name by default).
+    contact_name: str = ""
+    contact_phone: str = ""
 
 
 class ReceiptsSection(_Frozen):
@@ -254,13 +280,13 @@ class Config(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> "Config":
         ids = [d.id for d in self.deadlines]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"deadlines: duplicate id in {ids}")
+        if twice := _repeated(ids):
+            raise ValueError(f'deadlines: id "{twice}" is used by more than one [[deadlines]]')
         if not self.deadlines:
             raise ValueError("deadlines: at least one deadline is needed")
         names = [c.name for c in self.cities]
-        if len(set(names)) != len(names):
-            raise ValueError(f"cities: duplicate name in {names}")
+        if twice := _repeated(names):
+            raise ValueError(f"cities: {twice} is listed more than once in [[cities]]")
         seen: dict[str, str] = {}
         for city in self.cities:
             for email in city.emails:
@@ -319,12 +345,14 @@ class Config(_Frozen):
         return marked[0] if marked else max(self.deadlines, key=lambda d: d.due)
 
 
-def _format_error(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{key}: {e['msg']}")
-    return "; ".join(lines)
+def _repeated(values: list[str]) -> str | None:
+    """The first value that occurs twice, if any."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 def _read_secret(environ: Mapping[str, str], env_key: str, file: Path | None) -> str | None:
@@ -338,6 +366,16 @@ def _read_secret(environ: Mapping[str, str], env_key: str, file: Path | None) ->
         return path.read_text(encoding="utf-8").strip()
     except OSError as err:
         raise ConfigError(f"{env_key}: cannot read secret file {path}: {err.strerror}") from err
+
+
+def url_with_password(url: str, password: str) -> str:
+    """`scheme://user@host/db` with the password put in (percent-encoded: any character may be used)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.partition("@")
+    if not sep or not at:
+        raise ConfigError("SERVICE_DATABASE_PASSWORD: database_url needs a user (scheme://user@host/db)")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:{quote(password, safe='')}@{hostpart}"
 
 
 def _with_secret(section: str, values: dict, environ: Mapping[str, str], env_key: str) -> dict:
@@ -360,24 +398,38 @@ def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Co
         service["data_dir"] = environ["SERVICE_DATA_DIR"]
     if environ.get("SERVICE_DATABASE_URL"):
         service["database_url"] = environ["SERVICE_DATABASE_URL"]
-    elif "data_dir" in service and "database_url" not in service:
-        service["database_url"] = f"sqlite:///{Path(service['data_dir']) / 'service.db'}"
+    # The database password as a secret (a Compose `secrets:` file), kept out of the URL in env and config.
+    db_password = _read_secret(environ, "SERVICE_DATABASE_PASSWORD", None)
+    if db_password is not None and service.get("database_url"):
+        service["database_url"] = url_with_password(str(service["database_url"]), db_password)
     for section, env_key in (("mailbox", "SERVICE_IMAP_PASSWORD"), ("smtp", "SERVICE_SMTP_PASSWORD")):
         data[section] = _with_secret(section, dict(data.get(section) or {}), environ, env_key)
     try:
         return Config.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_error(err)) from err
+        raise ConfigError(validation_report(err, data, Config)) from err
 
 
-def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Load the TOML file named by path, else env SERVICE_CONFIG, else config/service.toml."""
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None,
+                shipped_fallback: bool = False) -> Config:
+    """Load the TOML file named by path, else env SERVICE_CONFIG, else config/service.toml.
+
+    With shipped_fallback (the demo), a missing config/service.toml means the shipped 2022 file, so a
+    wheel install runs the demo from any folder. Every error line starts with the file's name."""
     environ = os.environ if environ is None else environ
     path = Path(path or environ.get("SERVICE_CONFIG") or DEFAULT_CONFIG)
+    if shipped_fallback and path == DEFAULT_CONFIG and not path.exists():
+        path = shipped_config()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(utf8_text(path.read_bytes(), path))
     except FileNotFoundError as err:
-        raise ConfigError(f"config file not found: {path}") from err
+        raise ConfigError(f"config file not found: {path} (give one with --config FILE or SERVICE_CONFIG; "
+                          f"the shipped 2022 campaign file to start from: {shipped_config()})") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"{path}: is a folder, not a config file") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return config_from_dict(data, environ)
+    try:
+        return config_from_dict(data, environ)
+    except ConfigError as err:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in str(err).splitlines())) from err

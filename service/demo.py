@@ -18,8 +18,9 @@ from typing import Iterator
 
 from .config import Config, MailboxSection, SmtpSection
 from .errors import ConfigError
+from .resources import shipped_folder
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mail"
+EXAMPLES = shipped_folder("mail")  # examples/mail, inside the wheel or in the checkout
 _RECEIVED_DATE = re.compile(rb"^Received:(?:.*\r?\n[ \t])*.*?;\s*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 _DATE = re.compile(rb"^Date:\s*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 MARKER = ".service-demo"  # marks a folder the demo made, so a rerun may start it afresh

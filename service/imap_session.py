@@ -73,8 +73,11 @@ def source_error(err: BaseException, password: str) -> SourceError:
 def open_client(mailbox: MailboxSection) -> IMAPClient:
     """Connect (implicit TLS or plain) with one timeout for connect and every read."""
     use_ssl = mailbox.security == "ssl"
-    return IMAPClient(mailbox.host, mailbox.port, ssl=use_ssl, timeout=mailbox.timeout,
-                      ssl_context=ssl.create_default_context() if use_ssl else None)
+    try:
+        return IMAPClient(mailbox.host, mailbox.port, ssl=use_ssl, timeout=mailbox.timeout,
+                          ssl_context=ssl.create_default_context() if use_ssl else None)
+    except OSError as err:  # name the server: "Connection refused" alone does not say which
+        raise OSError(f"cannot connect to {mailbox.host}:{mailbox.port}: {err.strerror or err}") from err
 
 
 def secret(mailbox: MailboxSection) -> str:

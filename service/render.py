@@ -15,9 +15,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .config import City, Config
 from .errors import ConfigError
+from .resources import shipped_folder
 from .text import escaped
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = shipped_folder("templates")  # inside the wheel, or the checkout's templates/
 PARTS = ("subject", "txt", "html")
 KIND_LABELS = {"upcoming": "截止前提醒", "overdue": "逾期提醒", "receipt": "回执", "digest": "每日汇总"}
 

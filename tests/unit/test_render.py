@@ -11,6 +11,7 @@ import pytest
 
 from service.calendar import WorkCalendar
 from service.config import City
+from tests.conftest import make_config
 from service.digest import build_digest
 from service.errors import ConfigError
 from service.model import ReportState
@@ -158,6 +159,21 @@ def test_the_digest_html_flags_a_silent_mailbox(digest_html: str):
     assert "邮箱已 3.0 小时未成功收取" in digest_html
 
 
+@pytest.mark.parametrize("contact, line", [
+    ({"contact_name": "省商务厅电子商务处 张三", "contact_phone": "0731-1234567"},
+     "联系人：省商务厅电子商务处 张三　电话：0731-1234567　邮箱：hndzsw@163.com"),
+    ({"contact_name": "", "contact_phone": ""}, "邮箱：hndzsw@163.com"),
+])
+def test_the_signature_shows_the_configured_contact_and_omits_what_is_unset(tmp_path, contact, line):
+    config = make_config(tmp_path, reminders=contact)
+    to_send, _ = due_reminders(config, WorkCalendar(config.calendar), [], set(),
+                               datetime(2022, 1, 4, 9, 0, tzinfo=TZ))
+    letter = next(o for o in to_send if o.city == "长沙市")
+    assert letter.text.splitlines()[-2] == line
+    assert "联系人：&nbsp;" not in letter.html and ("联系人" in letter.html) == bool(contact["contact_name"])
+    assert ("电话" in letter.html) == bool(contact["contact_phone"])
+
+
 def test_letters_have_salutation_official_body_signature_contact_and_date(config):
     to_send, _ = due_reminders(config, WorkCalendar(config.calendar), [], set(),
                                datetime(2022, 1, 4, 9, 0, tzinfo=TZ))
@@ -166,7 +182,7 @@ def test_letters_have_salutation_official_body_signature_contact_and_date(config
     assert lines[0] == "长沙市商务局："
     assert "根据《湖南省商务厅关于开展“2022湖南网上年货节”活动的通知》要求，请于2022年1月5日前报送活动组织情况" in letter.text
     assert lines[-3:] == ["湖南省商务厅电子商务处",
-                          "联系人：刘琦　电话：0731-82287166　邮箱：hndzsw@163.com",
+                          "电话：0731-82287166　邮箱：hndzsw@163.com",
                           "2022年1月4日"]
     assert "\n\n\n" not in letter.text and "{{" not in letter.text
     page = Page(letter.html)
