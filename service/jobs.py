@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from . import pipeline
@@ -38,15 +38,17 @@ class IngestCounts:
     unreadable: list[Unreadable] = field(default_factory=list)  # files a folder poll could not read
 
 
-def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
+def ingest_all(app: App, items: Iterable[Fetched], on_progress=None,
+               window_from: datetime | None = None) -> IngestCounts:
     """Ingest fetched messages in batches; each batch and its IMAP watermark are committed before parsing.
 
     on_progress(done) is called after each batch is stored (the worker stops there when asked to).
+    window_from: where the receipt window counts back from (the last good poll; default now).
     """
     counts = IngestCounts()
 
     def send_receipts(outcomes: list[pipeline.Outcome]) -> None:
-        counts.receipts += sum(send_receipt(app, outcome) == "sent" for outcome in outcomes)
+        counts.receipts += sum(send_receipt(app, outcome, window_from) == "sent" for outcome in outcomes)
 
     # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
     with app.sender.batch(), Deriver(app.config) as deriver:  # a pool, started only for a backlog
@@ -72,10 +74,14 @@ def poll(app: App, on_progress=None) -> IngestCounts:
     The poll's receipts share one send batch (circuit breaker), with the receipts a local or
     temporary failure left for this run."""
     source = app.source()
+    # Mail that waited on the server through an outage is as recent as the last poll that could
+    # have read it: the receipt window counts from there. A first poll (new mailbox) counts from now.
+    last_ok = app.store.get_health("poll_ok")
     with app.sender.batch():
         retried = retry_receipts(app)  # first: they waited longest
         try:
-            counts = ingest_all(app, source.fetch_new(app.store), on_progress)
+            counts = ingest_all(app, source.fetch_new(app.store), on_progress,
+                                window_from=last_ok[1] if last_ok else None)
         except SourceError as err:
             app.store.set_health("poll_error", str(err), app.clock())
             raise
@@ -126,7 +132,7 @@ def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:
         auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
 
 
-def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
+def send_receipt(app: App, outcome: pipeline.Outcome, window_from: datetime | None = None) -> str:
     """Reply to a newly ingested report (only recent mail: an import of old mail writes to nobody)."""
     if not outcome.is_new or outcome.parsed is None or outcome.attribution is None:
         return "skipped"
@@ -135,7 +141,7 @@ def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
         app.config, message_id=message.message_id, sender=message.sender, subject=message.subject,
         received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
         deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
-        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer)
+        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer, window_from=window_from)
     if planned is None:
         return "skipped"
     return send_limited(app, planned, app.clock())
@@ -257,12 +263,13 @@ def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:
     return name, summary_workbook_bytes(summary)
 
 
-def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
-    """Build today's digest (and send it unless dry_run or already sent today)."""
+def digest(app: App, dry_run: bool = False, day: date | None = None) -> tuple[Outgoing, str]:
+    """Build the digest of `day` (default today: the worker passes the day it was scheduled for, so a
+    run that slips past midnight still sends that day's) and send it unless dry_run or already sent."""
     now = app.clock()
     last = app.store.get_health("digest_sent")
     since = last[1] if last else now - timedelta(days=1)
-    out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer,
+    out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer, day=day,
                        **digest_inputs(app, now, since))
     if app.config.digest.attach_workbook:
         out = replace(out, attachments=(workbook_attachment(app, now),))

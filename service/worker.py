@@ -30,7 +30,8 @@ from .errors import SendDeferred, SourceError
 from .lock import LockError, WorkerLock, worker_lock
 from .logs import configure_logging
 from .model import Outgoing
-from .schedule import ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at
+from .schedule import (ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at,
+                       digest_days_due)
 from .send import Circuit, Sender, SmtpSender
 from .workbook import export_bytes, write_atomically
 
@@ -87,6 +88,7 @@ class Worker:
         self.wake = threading.Event()  # IDLE saw new mail: poll (again)
         self.busy = threading.Lock()  # held while a job runs: stopping waits for it
         self.exit_code = 0
+        self.started = timeline.start  # the digest owes each day's from this day on (digest_days_due)
         self.scheduler = BackgroundScheduler(
             timezone=app.config.tz, executors={"default": ThreadPoolExecutor(1)},  # jobs never overlap
             job_defaults={"coalesce": True, "max_instances": 1})
@@ -156,11 +158,18 @@ class Worker:
 
     def digest(self) -> None:
         def body() -> None:
+            # the days are fixed before the poll, which may fail for hours with the mailbox down
+            days = digest_days_due(self.app.config, self.started, self.timeline.now())
             self._poll_first("digest")
-            out, result = jobs.digest(self.app)
-            log.info("digest %s: %s", out.key, result)
-            if result in ("failed", "deferred"):
-                self._again(self.digest, "digest-retry")
+            for day in days:
+                record = self.app.store.sent_record(f"digest:{day.isoformat()}")
+                if record is not None and record.status == "sent":
+                    continue
+                out, result = jobs.digest(self.app, day=day)
+                log.info("digest %s: %s", out.key, result)
+                if result in ("failed", "deferred"):
+                    self._again(self.digest, "digest-retry")
+                    return
         self._job("digest", body)
 
     def _again(self, job: Callable[[], None], job_id: str) -> None:
