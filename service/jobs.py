@@ -16,6 +16,9 @@ from .app import App
 from .digest import build_digest
 from .errors import SourceError
 from .fetch import Unreadable
+from .imap_session import MailboxLoginError
+from .login_backoff import (LoginBackedOff, after_refusal, backoff_message, blocking, credentials_fingerprint,
+                            load_backoff, save_backoff)
 from .model import Fetched, Outgoing, Problem, ReportState
 from .outgoing import record_stale, send_all, send_once
 from .pool import Deriver
@@ -68,11 +71,12 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None,
     return counts
 
 
-def poll(app: App, on_progress=None) -> IngestCounts:
+def poll(app: App, on_progress=None, retry_login: bool = False) -> IngestCounts:
     """One poll of the configured mailbox; health is recorded for the digest and `status --check`.
 
     The poll's receipts share one send batch (circuit breaker), with the receipts a local or
-    temporary failure left for this run."""
+    temporary failure left for this run. After a refused IMAP login no poll logs in again before
+    the backoff runs out (LoginBackedOff), unless the credentials changed or `retry_login` (SIGHUP)."""
     source = app.source()
     # Mail that waited on the server through an outage is as recent as the last poll that could
     # have read it: the receipt window counts from there. A first poll (new mailbox) counts from now.
@@ -80,8 +84,16 @@ def poll(app: App, on_progress=None) -> IngestCounts:
     with app.sender.batch():
         retried = retry_receipts(app)  # first: they waited longest
         try:
+            fingerprint = check_login_backoff(app, retry_login)  # raises LoginBackedOff: no login now
             counts = ingest_all(app, source.fetch_new(app.store), on_progress,
                                 window_from=last_ok[1] if last_ok else None)
+        except LoginBackedOff:
+            raise  # its refusal is already recorded in poll_error, with the time of the next attempt
+        except MailboxLoginError as err:
+            backoff = after_refusal(load_backoff(app.store), fingerprint, app.clock())
+            save_backoff(app.store, backoff, app.clock())
+            app.store.set_health("poll_error", f"{backoff_message(backoff, app.config.tz)}: {err}", app.clock())
+            raise LoginBackedOff(f"{backoff_message(backoff, app.config.tz)}: {err}") from err
         except SourceError as err:
             app.store.set_health("poll_error", str(err), app.clock())
             raise
@@ -89,8 +101,31 @@ def poll(app: App, on_progress=None) -> IngestCounts:
             source.close()
         counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
     app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
+    if fingerprint and load_backoff(app.store) is not None:
+        save_backoff(app.store, None, app.clock())  # logged in: the next refusal starts from a minute
     counts.receipts += retried
     return counts
+
+
+def check_login_backoff(app: App, retry_login: bool = False) -> str:
+    """The IMAP credentials' fingerprint ("" for a folder); raises LoginBackedOff while a refused
+    login's backoff forbids logging in with the same credentials (never when `retry_login`)."""
+    if app.config.mailbox.kind != "imap":
+        return ""
+    fingerprint = credentials_fingerprint(app.config.mailbox)
+    backoff = blocking(load_backoff(app.store), fingerprint, app.clock())
+    if backoff is not None and not retry_login:
+        raise LoginBackedOff(backoff_message(backoff, app.config.tz))
+    return fingerprint
+
+
+def login_backed_off(app: App) -> bool:
+    """True while a refused IMAP login's backoff forbids logging in with the current credentials."""
+    try:
+        check_login_backoff(app)
+    except LoginBackedOff:
+        return True
+    return False
 
 
 def retry_receipts(app: App) -> int:
