@@ -256,7 +256,8 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from .worker import run_worker, worker_timeline  # APScheduler loads for this command only
 
     start = parse_instant(args.now, config.tz) if args.now is not None else None
-    return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby)
+    return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby,
+                      reload_mailbox=lambda: load_config(args.config).mailbox)  # on SIGHUP and during a backoff
 
 
 def cmd_migrate(config: Config, args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ metric totals, and the health of the mailbox poll (a silent stop must be visible
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .calendar import WorkCalendar
@@ -36,8 +36,8 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
                  arrived: list[dict], problems: list[dict], unattributed: list[dict], sent: list[dict],
                  stale: list[Outgoing], totals: dict, last_poll_ok: datetime | None,
                  last_poll_error: str | None, warnings: list[str], reminders_held: str = "",
-                 renderer: Renderer | None = None) -> Outgoing:
-    """The digest for the local day of `now` (key f"digest:{date}", to digest.recipients).
+                 renderer: Renderer | None = None, day: date | None = None) -> Outgoing:
+    """The digest for `day`, by default the local day of `now` (key f"digest:{day}", to digest.recipients).
 
     `sent` statuses: "sent" counts as done; "stale"/"skipped" are ignored; anything else
     ("failed", "retry" waiting for the next run, or "sending" left by a crash) is listed as needing
@@ -68,7 +68,7 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
         "alert": _alert(poll, len(failed), reminders_held),
     }
     subject, text, html = (renderer or default_renderer()).render("digest", **ctx)
-    return Outgoing(key=f"digest:{now.astimezone(tz).date().isoformat()}", kind="digest",
+    return Outgoing(key=f"digest:{(day or now.astimezone(tz).date()).isoformat()}", kind="digest",
                     to=config.digest.recipients, subject=subject, text=text, html=html)
 
 

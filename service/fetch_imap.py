@@ -10,6 +10,8 @@ import time
 from datetime import timezone
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
+from tenacity import RetryCallState, Retrying, retry_if_exception
+
 from .config import MailboxSection
 from .imap_session import (TRANSIENT, ClientFactory, MailboxLoginError, close_quietly, examine, idle_until_exists,
                            login, open_client, secret, source_error)
@@ -89,6 +91,20 @@ def undelivered(uids: list[int], folder: str, uidvalidity: int, state: SourceSta
     return [uid for uid in uids if source_id(folder, uidvalidity, uid) not in known]
 
 
+class FailuresSinceProgress:
+    """Failed attempts in a row, counted from the last message yielded, for tenacity's stop and wait:
+    a long backlog over a flaky link goes on as long as each reconnect gets somewhere."""
+
+    def __init__(self) -> None:
+        self._forgiven = 0  # attempts before the one that last yielded a message
+
+    def progressed(self, retry_state: RetryCallState) -> None:
+        self._forgiven = retry_state.attempt_number - 1
+
+    def failures(self, retry_state: RetryCallState) -> int:
+        return retry_state.attempt_number - self._forgiven
+
+
 class ImapSource:
     """Yields new messages of the configured folders; reconnects with bounded backoff on faults."""
 
@@ -133,17 +149,40 @@ class ImapSource:
             raise source_error(err, secret(self._mailbox)) from err
 
     def _fetch_folder(self, folder: str, state: SourceState) -> Iterator[Fetched]:
+        """tenacity's attempt loop around the folder's stream: `@retry` cannot wrap a generator (it
+        would retry creating it, which never fails), but `with attempt:` can hold a `yield`."""
         progress = state.get_watermark(folder)
-        attempt = 0
-        while True:
-            try:
-                for item in self._poll_folder(folder, progress, state):
-                    progress, attempt = (item.uidvalidity, item.uid), 0  # resume after what was consumed
-                    yield item
-                return
-            except TRANSIENT as err:
-                attempt += 1
-                self._retry_or_raise(err, folder, attempt)
+        count = FailuresSinceProgress()
+        try:
+            for attempt in self._retrying(folder, count):
+                with attempt:
+                    for item in self._poll_folder(folder, progress, state):
+                        progress = (item.uidvalidity, item.uid)  # a retry resumes after what was consumed
+                        count.progressed(attempt.retry_state)
+                        yield item
+        except TRANSIENT as err:
+            error = source_error(err, secret(self._mailbox))
+            log.error("imap folder=%s giving up: %s", folder, error)
+            raise error from err
+
+    def _retrying(self, folder: str, count: "FailuresSinceProgress") -> Retrying:
+        """Reconnects after a fault, `attempts` tries in a row at most (a message yielded starts the
+        count again), waiting base, 2*base ... 30 s; never after a refused login (it would lock the account)."""
+        def retryable(err: BaseException) -> bool:
+            return (isinstance(err, TRANSIENT)
+                    and not isinstance(source_error(err, secret(self._mailbox)), MailboxLoginError))
+
+        def before_sleep(retry_state: RetryCallState) -> None:
+            self._drop()
+            error = retry_state.outcome.exception() if retry_state.outcome else None
+            log.warning("imap folder=%s attempt %d/%d failed (%s); retrying in %.1fs", folder,
+                        count.failures(retry_state), self._attempts,
+                        source_error(error, secret(self._mailbox)) if error else "", retry_state.upcoming_sleep)
+
+        return Retrying(retry=retry_if_exception(retryable),
+                        stop=lambda retry_state: count.failures(retry_state) >= self._attempts,
+                        wait=lambda retry_state: backoff_delay(count.failures(retry_state), self._base_delay),
+                        sleep=self._sleep, before_sleep=before_sleep, reraise=True)
 
     def _poll_folder(self, folder: str, watermark: tuple[int, int] | None,
                      state: SourceState) -> Iterator[Fetched]:
@@ -167,17 +206,6 @@ class ImapSource:
                 if fetched is not None:
                     log.debug("imap folder=%s uid=%d fetched %d bytes", folder, uid, len(fetched.raw))
                     yield fetched
-
-    def _retry_or_raise(self, err: BaseException, folder: str, attempt: int) -> None:
-        self._drop()
-        error = source_error(err, secret(self._mailbox))
-        if isinstance(error, MailboxLoginError) or attempt >= self._attempts:
-            log.error("imap folder=%s giving up after attempt %d: %s", folder, attempt, error)
-            raise error from err
-        delay = backoff_delay(attempt, self._base_delay)
-        log.warning("imap folder=%s attempt %d/%d failed (%s); retrying in %.1fs",
-                    folder, attempt, self._attempts, error, delay)
-        self._sleep(delay)
 
     def _connected(self) -> Any:
         """The open session, checked with NOOP (servers drop idle ones), else a fresh login."""

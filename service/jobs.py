@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from . import pipeline
@@ -16,6 +16,9 @@ from .app import App
 from .digest import build_digest
 from .errors import SourceError
 from .fetch import Unreadable
+from .imap_session import MailboxLoginError
+from .login_backoff import (LoginBackedOff, after_refusal, backoff_message, blocking, credentials_fingerprint,
+                            load_backoff, save_backoff)
 from .model import Fetched, Outgoing, Problem, ReportState
 from .outgoing import record_stale, send_all, send_once
 from .pool import Deriver
@@ -38,15 +41,17 @@ class IngestCounts:
     unreadable: list[Unreadable] = field(default_factory=list)  # files a folder poll could not read
 
 
-def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCounts:
+def ingest_all(app: App, items: Iterable[Fetched], on_progress=None,
+               window_from: datetime | None = None) -> IngestCounts:
     """Ingest fetched messages in batches; each batch and its IMAP watermark are committed before parsing.
 
     on_progress(done) is called after each batch is stored (the worker stops there when asked to).
+    window_from: where the receipt window counts back from (the last good poll; default now).
     """
     counts = IngestCounts()
 
     def send_receipts(outcomes: list[pipeline.Outcome]) -> None:
-        counts.receipts += sum(send_receipt(app, outcome) == "sent" for outcome in outcomes)
+        counts.receipts += sum(send_receipt(app, outcome, window_from) == "sent" for outcome in outcomes)
 
     # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
     with app.sender.batch(), Deriver(app.config) as deriver:  # a pool, started only for a backlog
@@ -66,16 +71,29 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None) -> IngestCo
     return counts
 
 
-def poll(app: App, on_progress=None) -> IngestCounts:
+def poll(app: App, on_progress=None, retry_login: bool = False) -> IngestCounts:
     """One poll of the configured mailbox; health is recorded for the digest and `status --check`.
 
     The poll's receipts share one send batch (circuit breaker), with the receipts a local or
-    temporary failure left for this run."""
+    temporary failure left for this run. After a refused IMAP login no poll logs in again before
+    the backoff runs out (LoginBackedOff), unless the credentials changed or `retry_login` (SIGHUP)."""
     source = app.source()
+    # Mail that waited on the server through an outage is as recent as the last poll that could
+    # have read it: the receipt window counts from there. A first poll (new mailbox) counts from now.
+    last_ok = app.store.get_health("poll_ok")
     with app.sender.batch():
         retried = retry_receipts(app)  # first: they waited longest
         try:
-            counts = ingest_all(app, source.fetch_new(app.store), on_progress)
+            fingerprint = check_login_backoff(app, retry_login)  # raises LoginBackedOff: no login now
+            counts = ingest_all(app, source.fetch_new(app.store), on_progress,
+                                window_from=last_ok[1] if last_ok else None)
+        except LoginBackedOff:
+            raise  # its refusal is already recorded in poll_error, with the time of the next attempt
+        except MailboxLoginError as err:
+            backoff = after_refusal(load_backoff(app.store), fingerprint, app.clock())
+            save_backoff(app.store, backoff, app.clock())
+            app.store.set_health("poll_error", f"{backoff_message(backoff, app.config.tz)}: {err}", app.clock())
+            raise LoginBackedOff(f"{backoff_message(backoff, app.config.tz)}: {err}") from err
         except SourceError as err:
             app.store.set_health("poll_error", str(err), app.clock())
             raise
@@ -83,8 +101,31 @@ def poll(app: App, on_progress=None) -> IngestCounts:
             source.close()
         counts.unreadable = list(getattr(source, "skipped", ()))  # only a folder source skips files
     app.store.set_health("poll_ok", f"{counts.new} new", app.clock())
+    if fingerprint and load_backoff(app.store) is not None:
+        save_backoff(app.store, None, app.clock())  # logged in: the next refusal starts from a minute
     counts.receipts += retried
     return counts
+
+
+def check_login_backoff(app: App, retry_login: bool = False) -> str:
+    """The IMAP credentials' fingerprint ("" for a folder); raises LoginBackedOff while a refused
+    login's backoff forbids logging in with the same credentials (never when `retry_login`)."""
+    if app.config.mailbox.kind != "imap":
+        return ""
+    fingerprint = credentials_fingerprint(app.config.mailbox)
+    backoff = blocking(load_backoff(app.store), fingerprint, app.clock())
+    if backoff is not None and not retry_login:
+        raise LoginBackedOff(backoff_message(backoff, app.config.tz))
+    return fingerprint
+
+
+def login_backed_off(app: App) -> bool:
+    """True while a refused IMAP login's backoff forbids logging in with the current credentials."""
+    try:
+        check_login_backoff(app)
+    except LoginBackedOff:
+        return True
+    return False
 
 
 def retry_receipts(app: App) -> int:
@@ -135,7 +176,7 @@ def replaced_version(app: App, message: int, city: str | None, deadline: str | N
     return app.store.previous_version_received(message, city, deadline, received_at)
 
 
-def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
+def send_receipt(app: App, outcome: pipeline.Outcome, window_from: datetime | None = None) -> str:
     """Reply to a newly ingested report (only recent mail: an import of old mail writes to nobody)."""
     if not outcome.is_new or outcome.parsed is None or outcome.attribution is None:
         return "skipped"
@@ -144,7 +185,7 @@ def send_receipt(app: App, outcome: pipeline.Outcome) -> str:
         app.config, message_id=message.message_id, sender=message.sender, subject=message.subject,
         received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
         deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
-        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer,
+        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer, window_from=window_from,
         replaces=replaced_version(app, outcome.message, attribution.city if attribution.is_report else None,
                                   attribution.deadline, attribution.received_at))
     if planned is None:
@@ -268,12 +309,13 @@ def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:
     return name, summary_workbook_bytes(summary)
 
 
-def digest(app: App, dry_run: bool = False) -> tuple[Outgoing, str]:
-    """Build today's digest (and send it unless dry_run or already sent today)."""
+def digest(app: App, dry_run: bool = False, day: date | None = None) -> tuple[Outgoing, str]:
+    """Build the digest of `day` (default today: the worker passes the day it was scheduled for, so a
+    run that slips past midnight still sends that day's) and send it unless dry_run or already sent."""
     now = app.clock()
     last = app.store.get_health("digest_sent")
     since = last[1] if last else now - timedelta(days=1)
-    out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer,
+    out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer, day=day,
                        **digest_inputs(app, now, since))
     if app.config.digest.attach_workbook:
         out = replace(out, attachments=(workbook_attachment(app, now),))

@@ -43,6 +43,23 @@ def next_digest_at(config: Config, after: datetime) -> datetime | None:
     return at if at > after else daily_at(today + timedelta(days=1), config.digest.time, tz)
 
 
+def scheduled_digest_day(config: Config, now: datetime) -> date:
+    """The day of the latest digest moment at or before `now`: a run queued behind hours of failing
+    polls that starts after midnight is still the digest of the day it was scheduled for."""
+    today = now.astimezone(config.tz).date()
+    return today if now >= daily_at(today, config.digest.time, config.tz) else today - timedelta(days=1)
+
+
+def digest_days_due(config: Config, started: datetime, now: datetime, most: int = 7) -> list[date]:
+    """The days whose digest moment passed between the worker's start day and `now`, oldest first.
+
+    A run queued behind hours of failing polls may start after midnight, or after the next day's
+    moment: it still owes the digest of each day it was scheduled for (the sent log drops the sent)."""
+    last = scheduled_digest_day(config, now)
+    first = max(started.astimezone(config.tz).date(), last - timedelta(days=most - 1))
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
 def digest_due_at_start(config: Config, now: datetime) -> bool:
     """True when today's digest time has passed: a worker started later still sends today's (once)."""
     if not config.digest.enabled:

@@ -26,12 +26,13 @@ from tenacity import Retrying, retry_if_exception_type, retry_if_not_exception_t
 from . import jobs
 from .app import App, make_sender
 from .clock import Clock
-from .config import Config
+from .config import Config, MailboxSection
 from .errors import SendDeferred, SourceError
 from .lock import LockError, WorkerLock, worker_lock
 from .logs import configure_logging
 from .model import Outgoing
-from .schedule import ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at
+from .schedule import (ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at,
+                       digest_days_due)
 from .send import Circuit, Sender, SmtpSender
 from .workbook import export_bytes, write_atomically
 
@@ -83,11 +84,17 @@ class Worker:
     """The scheduler and its jobs over one App; each job is one call into `jobs` with the app's clock."""
 
     def __init__(self, app: App, timeline: Timeline, lock: WorkerLock, stop: threading.Event,
-                 sender: StoppingSender) -> None:
+                 sender: StoppingSender, hangup: threading.Event | None = None,
+                 reload_mailbox: Callable[[], MailboxSection] | None = None) -> None:
         self.app, self.timeline, self.lock, self.stop, self.sender = app, timeline, lock, stop, sender
+        self.hangup = hangup or threading.Event()  # SIGHUP: reread the mailbox settings, log in at once
+        self.reload_mailbox = reload_mailbox  # the [mailbox] section and its secret, read again
+        self.retry_login = threading.Event()  # the next poll logs in despite a refused login's backoff
+        self.idle_thread: threading.Thread | None = None
         self.wake = threading.Event()  # IDLE saw new mail: poll (again)
         self.busy = threading.Lock()  # held while a job runs: stopping waits for it
         self.exit_code = 0
+        self.started = timeline.start  # the digest owes each day's from this day on (digest_days_due)
         self.scheduler = BackgroundScheduler(
             timezone=app.config.tz, executors={"default": ThreadPoolExecutor(1)},  # jobs never overlap
             job_defaults={"coalesce": True, "max_instances": 1})
@@ -112,7 +119,9 @@ class Worker:
     def _poll_until_quiet(self) -> None:
         while True:
             self.wake.clear()
-            counts = jobs.poll(self.app, on_progress=self._between_batches)
+            retry = self._login_retry_wanted()
+            counts = jobs.poll(self.app, on_progress=self._between_batches, retry_login=retry)
+            self._watch_mailbox_once_polled()
             if jobs.reminders_held(self.app):  # the mailbox is read again: held reminders go out now
                 self.scheduler.add_job(self.remind, id="remind-held", replace_existing=True,
                                        misfire_grace_time=None)
@@ -124,6 +133,34 @@ class Worker:
                                        misfire_grace_time=None)
             if not self.wake.is_set() or self.stop.is_set():
                 return
+
+    def _login_retry_wanted(self) -> bool:
+        """True once after SIGHUP; while a refused login backs off, the mailbox settings and secret
+        are read again so a new 授权码 is tried at the next poll (jobs.poll compares fingerprints)."""
+        retry = self.retry_login.is_set()
+        self.retry_login.clear()
+        if self.reload_mailbox is None or self.app.config.mailbox.kind != "imap":
+            return retry
+        if not retry and not jobs.login_backed_off(self.app):
+            return False
+        try:
+            mailbox = self.reload_mailbox()
+        except Exception as err:  # a config broken while we run: keep the settings we started with
+            log.error("mailbox settings not reloaded, keeping the running ones: %s", err)
+            return retry
+        if mailbox != self.app.config.mailbox:
+            log.info("mailbox settings or secret changed: logging in again now")
+            self.app.config = self.app.config.model_copy(update={"mailbox": mailbox})
+        return retry
+
+    def _watch_mailbox_once_polled(self) -> None:
+        """Start IMAP IDLE after a good poll, never before: a refused login is the poll's to back off."""
+        config = self.app.config
+        if config.mailbox.kind != "imap" or not config.worker.idle or self.stop.is_set():
+            return
+        if self.idle_thread is None or not self.idle_thread.is_alive():
+            self.idle_thread = threading.Thread(target=self.watch_mailbox, name="imap-idle", daemon=True)
+            self.idle_thread.start()
 
     def _between_batches(self, done: int) -> None:
         if self.stop.is_set():
@@ -157,11 +194,18 @@ class Worker:
 
     def digest(self) -> None:
         def body() -> None:
+            # the days are fixed before the poll, which may fail for hours with the mailbox down
+            days = digest_days_due(self.app.config, self.started, self.timeline.now())
             self._poll_first("digest")
-            out, result = jobs.digest(self.app)
-            log.info("digest %s: %s", out.key, result)
-            if result in ("failed", "deferred"):
-                self._again(self.digest, "digest-retry")
+            for day in days:
+                record = self.app.store.sent_record(f"digest:{day.isoformat()}")
+                if record is not None and record.status == "sent":
+                    continue
+                out, result = jobs.digest(self.app, day=day)
+                log.info("digest %s: %s", out.key, result)
+                if result in ("failed", "deferred"):
+                    self._again(self.digest, "digest-retry")
+                    return
         self._job("digest", body)
 
     def _again(self, job: Callable[[], None], job_id: str) -> None:
@@ -241,10 +285,13 @@ class Worker:
         """Run until stopped; returns the exit code (non-zero when the lock was lost)."""
         self.schedule()
         self.scheduler.start()
-        if self.app.config.mailbox.kind == "imap" and self.app.config.worker.idle:
-            threading.Thread(target=self.watch_mailbox, name="imap-idle", daemon=True).start()
         checked = time.monotonic()
         while not self.stop.wait(0.5):  # waking often lets signal handlers run promptly
+            if self.hangup.is_set():
+                self.hangup.clear()
+                log.info("SIGHUP received: polling now, logging in again even while a refused login backs off")
+                self.retry_login.set()
+                self.scheduler.modify_job("poll", next_run_time=self.timeline.wall())
             if time.monotonic() - checked > LOCK_CHECK_SECONDS:
                 checked = time.monotonic()
                 if not self.lock.held():
@@ -262,11 +309,14 @@ class Worker:
         return False
 
 
-def run_worker(config: Config, timeline: Timeline, *, standby: bool = False) -> int:
-    """The `run` command: lock, open, schedule, serve until SIGTERM/SIGINT; returns the exit code."""
+def run_worker(config: Config, timeline: Timeline, *, standby: bool = False,
+               reload_mailbox: Callable[[], MailboxSection] | None = None) -> int:
+    """The `run` command: lock, open, schedule, serve until SIGTERM/SIGINT; returns the exit code.
+
+    SIGHUP rereads the [mailbox] settings and secret (reload_mailbox) and polls at once."""
     configure_logging(config)
-    stop = threading.Event()
-    install_signal_handlers(stop)
+    stop, hangup = threading.Event(), threading.Event()
+    install_signal_handlers(stop, hangup)
     lock = worker_lock(config.service.database_url)
     if not acquire(lock, stop, standby):
         return 0  # stopped while waiting as a standby
@@ -276,7 +326,7 @@ def run_worker(config: Config, timeline: Timeline, *, standby: bool = False) -> 
     except BaseException:
         lock.release()
         raise
-    worker = Worker(app, timeline, lock, stop, sender)
+    worker = Worker(app, timeline, lock, stop, sender, hangup, reload_mailbox)
     log.info("worker started: database %s, mailbox %s, poll every %gs%s, service time %s, speed %g",
              app.store.engine.url.render_as_string(hide_password=True), config.mailbox.kind,
              config.worker.poll_interval, " + IDLE" if config.mailbox.kind == "imap" and config.worker.idle else "",
@@ -313,13 +363,15 @@ def acquire(lock: WorkerLock, stop: threading.Event, standby: bool) -> bool:
     return False
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
+def install_signal_handlers(stop: threading.Event, hangup: threading.Event | None = None) -> None:
     def handler(signum: int, _frame: object) -> None:
         log.info("%s received: stopping after the mail in flight", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    if hangup is not None:
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: hangup.set())  # served by Worker.serve
 
 
 def worker_timeline(wall: Clock, start: datetime | None, speed: float) -> Timeline:

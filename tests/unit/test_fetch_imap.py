@@ -35,6 +35,7 @@ class FakeServer:
     require_id: bool = True  # NetEase: SELECT refused as `Unsafe Login` unless ID came first
     refuse_connects: int = 0
     drop_on_fetch: int = 0  # the n-th FETCH (1-based) loses the connection, once
+    drops: frozenset[int] = frozenset()  # more FETCH numbers (1-based) that lose the connection
     idle_responses: list = field(default_factory=list)
     noop_fails: bool = False  # the server has dropped idle sessions
     calls: list[tuple] = field(default_factory=list)
@@ -92,6 +93,8 @@ class FakeClient:
         self._record("FETCH", list(uids), list(items))
         if self.server.drop_on_fetch and sum(c[0] == "FETCH" for c in self.server.calls) == self.server.drop_on_fetch:
             self.server.drop_on_fetch = 0
+            raise IMAPClientAbortError("socket error: EOF")
+        if sum(c[0] == "FETCH" for c in self.server.calls) in self.server.drops:
             raise IMAPClientAbortError("socket error: EOF")
         when = datetime(2022, 1, 5, 9, 0, tzinfo=CST)
         return {u: {b"BODY[]": self.server.messages[u], b"INTERNALDATE": when + timedelta(minutes=u), b"SEQ": u}
@@ -305,6 +308,29 @@ def test_a_connection_dropped_mid_fetch_resumes_after_the_last_message_yielded()
     assert run(server, sleeps=sleeps) == [1, 2, 3, 4, 5]
     assert sleeps == [1.0] and server.connections == 2
     assert [call[1] for call in server.calls if call[0] == "SEARCH"] == [["ALL"], ["UID", "3:*"]]
+
+
+def test_a_link_that_drops_again_after_each_reconnect_goes_on_while_each_reconnect_gets_somewhere():
+    # three drops in one poll would exhaust 3 attempts; each comes after a message was read, so each
+    # reconnect starts the count again
+    server, sleeps = FakeServer(drops=frozenset({2, 4, 6})), []
+    assert run(server, sleeps=sleeps, batch_size=1) == [1, 2, 3, 4, 5]
+    assert sleeps == [1.0, 1.0, 1.0] and server.connections == 4
+
+
+def test_drops_without_progress_give_up_after_the_attempts():
+    server, sleeps = FakeServer(drops=frozenset({2, 3, 4})), []
+    with pytest.raises(MailboxUnavailable):
+        run(server, sleeps=sleeps, batch_size=1)
+    assert sleeps == [1.0, 2.0] and server.connections == 3
+
+
+def test_closing_the_stream_midway_is_not_a_fault_to_retry():
+    server, sleeps = FakeServer(), []
+    stream = ImapSource(mailbox(batch_size=1), client_factory=server.factory, sleep=sleeps.append).fetch_new(MemoryState())
+    assert next(stream).uid == 1
+    stream.close()
+    assert sleeps == [] and server.connections == 1
 
 
 def test_a_stale_connection_is_replaced_without_waiting():

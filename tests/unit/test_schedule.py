@@ -1,13 +1,14 @@
 """schedule: when the worker's jobs run, from the config and the calendar; service time vs wall time."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from service.calendar import WorkCalendar
 from service.schedule import (
+    digest_days_due,
     ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at,
 )
 from tests.conftest import make_config
@@ -89,3 +90,14 @@ def test_the_trigger_fires_at_each_scheduled_moment_in_wall_time_and_never_twice
     assert timeline.service_time(first) >= at("2021-12-28T09:00") > timeline.service_time(first - timedelta(milliseconds=1))
     second = trigger.get_next_fire_time(first, first)
     assert timeline.service_time(second) >= at("2021-12-30T09:00") > timeline.service_time(first)
+
+
+@pytest.mark.parametrize("started, now, days", [
+    ("2022-01-20T19:00", "2022-01-20T08:00", []),  # before the first moment: nothing owed yet
+    ("2022-01-20T19:00", "2022-01-21T05:00", ["2022-01-20"]),  # slipped past midnight: still the 20th's
+    ("2022-01-20T19:00", "2022-01-21T09:00", ["2022-01-20", "2022-01-21"]),  # and past the next moment
+    ("2022-01-20T09:00", "2022-01-20T09:05", ["2022-01-20"]),  # a start after 08:30 owes that day's
+    ("2022-01-01T09:00", "2022-01-20T09:00", [f"2022-01-{d}" for d in range(14, 21)]),  # at most a week
+])
+def test_the_digest_days_owed_are_those_whose_moment_passed_since_the_start_day(config, started, now, days):
+    assert digest_days_due(config, at(started), at(now)) == [date.fromisoformat(d) for d in days]
