@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import CancelledError, Future, TimeoutError
@@ -99,6 +100,15 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+def _quiet_resource_tracker() -> None:
+    """The `run` worker that abandons a job in flight leaves by os._exit, with its pool's semaphores
+    still registered: the resource tracker then releases them (its job) and warns about a "leak" on
+    stderr, a non-JSON line in a JSON log. Its options are taken from ours when it starts."""
+    quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if quiet not in sys.warnoptions:
+        sys.warnoptions.append(quiet)
+
+
 def derive_in_worker(job: Job) -> Derived:
     """The task a worker runs: derive one job with the config the worker was started with."""
     assert _worker_config is not None, "worker started without its config"
@@ -147,6 +157,7 @@ class Deriver:
 
     def _schedule(self, job: Job) -> Future:
         if self._pool is None:
+            _quiet_resource_tracker()
             context = multiprocessing.get_context(start_method())
             if context.get_start_method() == "forkserver":
                 context.set_forkserver_preload(["service.derive"])
@@ -158,7 +169,8 @@ class Deriver:
         """The job's Derived; a worker that ran out of time or died twice on it quarantines the message.
 
         A death is tried once more on a fresh worker: the kernel's OOM killer may have picked a worker
-        for another process's appetite.
+        for another process's appetite. A pool stopped under the job raises CancelledError: that is no
+        verdict on the message, and nothing of its batch is written.
         """
         try:
             return future.result()
@@ -173,9 +185,10 @@ class Deriver:
         except MemoryError:  # raised outside derive's own guard
             reason = f"out of memory (limits.max_worker_memory_mb = {self.config.limits.max_worker_memory_mb})"
         except CancelledError:
-            reason = "cancelled"
+            raise
         except Exception as err:  # noqa: BLE001 - e.g. a result that cannot be sent back: that message only
             problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
             return failed(job.ingested_at, problem, f"worker task failed: {err!r}")
         log.error("message received %s quarantined: %s", job.source_received_at or job.ingested_at, reason)
         return quarantined(job.ingested_at, reason)
+

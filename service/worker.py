@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing.util
 import os
 import signal
 import threading
@@ -341,9 +340,6 @@ def run_worker(config: Config, timeline: Timeline, *, standby: bool = False,
         # The job thread cannot be interrupted and would keep the process alive. Leaving now is as
         # safe as a kill: every message and sent-log entry is committed before the next begins.
         logging.shutdown()
-        # os._exit skips multiprocessing's finalizers: run them (the derive pool's semaphores are
-        # released, and the resource tracker does not print a leak warning into a JSON log).
-        multiprocessing.util._run_finalizers(0)
         os._exit(code)
     return code
 
