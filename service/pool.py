@@ -191,4 +191,3 @@ class Deriver:
             return failed(job.ingested_at, problem, f"worker task failed: {err!r}")
         log.error("message received %s quarantined: %s", job.source_received_at or job.ingested_at, reason)
         return quarantined(job.ingested_at, reason)
-
