@@ -23,20 +23,30 @@ from typing import Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (NO_RECEIPTS, RESULTS, ROOT, cli_env, database_factory, imap_section,  # noqa: E402
-                          print_table, run_cli, write_config, write_json)
+from bench.common import (  # noqa: E402
+    NO_RECEIPTS,
+    RESULTS,
+    ROOT,
+    cli_env,
+    database_factory,
+    imap_section,
+    print_table,
+    run_cli,
+    write_config,
+    write_json,
+)
 from bench.corpus import PROFILES, Item  # noqa: E402
 from bench.make_mailbox import append_items, corpus, corpus_stats  # noqa: E402
 
 # stage -> (file suffix, function names or None for every function of the file)
 STAGES: dict[str, tuple[str, set[str] | None]] = {
-    "fetch": ("service/fetch_imap.py", {"fetch_new"}),
-    "archive": ("service/archive.py", None),
-    "parse": ("service/parse.py", {"parse_message"}),
+    "fetch": ("service/ingest/imap.py", {"fetch_new"}),
+    "archive": ("service/store/archive.py", None),
+    "parse": ("service/parse/message.py", {"parse_message"}),
     "extract": ("service/extract/__init__.py", {"extract_attachment"}),
-    "validate": ("service/validate.py", {"validate_rows"}),
-    "attribute": ("service/attribute.py", {"attribute_message", "received_time"}),
-    "store": ("service/store.py", None),
+    "validate": ("service/decide/validate.py", {"validate_rows"}),
+    "attribute": ("service/decide/attribute.py", {"attribute_message", "received_time"}),
+    "store": ("service/store/queries.py", None),
 }
 # parts of "extract" (shown indented, not added to the total)
 EXTRACT_PARTS: dict[str, tuple[str, set[str] | None]] = {

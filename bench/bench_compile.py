@@ -23,7 +23,7 @@ from service import jobs  # noqa: E402
 from service.app import App  # noqa: E402
 from service.clock import fixed_clock  # noqa: E402
 from service.config import Config, config_from_dict  # noqa: E402
-from service.workbook import export_bytes  # noqa: E402
+from service.report.workbook import export_bytes  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "compile.json"
 NOW = "2022-02-10T12:00:00"

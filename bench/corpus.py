@@ -23,8 +23,8 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
 from service.config import City, load_config
-from tests.builders import make_email
 from tests import table_builders
+from tests.builders import make_email
 from tests.table_builders import HEADER, TITLE, activity_row, make_csv, make_xls, make_xlsx
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,8 +29,18 @@ from typing import Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (NO_RECEIPTS, RESULTS, ROOT, cli_env, database_factory, imap_section,  # noqa: E402
-                          print_table, run_cli, write_config, write_json)
+from bench.common import (  # noqa: E402
+    NO_RECEIPTS,
+    RESULTS,
+    ROOT,
+    cli_env,
+    database_factory,
+    imap_section,
+    print_table,
+    run_cli,
+    write_config,
+    write_json,
+)
 from bench.make_mailbox import append_items, corpus  # noqa: E402
 
 REMIND_AT = "2022-01-04T09:00:00"  # 1 workday before the progress deadline: 14 upcoming reminders due
@@ -201,7 +211,7 @@ def sent_state(config_path: Path) -> dict[str, int]:
 def duplicates(smtp) -> tuple[int, int]:
     """(messages the SMTP server got, how many repeated an earlier one's sent-log key).
 
-    The Message-ID is <time.hash-of-key@domain> (service/send.py): two with the same key hash are
+    The Message-ID is <time.hash-of-key@domain> (service/outgoing/transports.py): two with the same key hash are
     the same reminder sent twice; equal subjects are not (a caught-up reminder, then the next one).
     """
     keys = Counter(str(m.message["Message-ID"]).split(".", 1)[-1] for m in smtp.messages)

@@ -30,8 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, cli_env, print_table, run_cli, write_config, write_json  # noqa: E402
 from bench.corpus import activity_rows, cities, reproducible_zip, title_rows  # noqa: E402
-from tests.attack_builders import (docx_with_grid_before, docx_with_grid_span, docx_with_huge_part,  # noqa: E402
-                                   xls_with_cell_at, xlsx_with_cell_at, zip_listing_one_member)
+from tests.attack_builders import (  # noqa: E402
+    docx_with_grid_before,
+    docx_with_grid_span,
+    docx_with_huge_part,
+    xls_with_cell_at,
+    xlsx_with_cell_at,
+    zip_listing_one_member,
+)
 from tests.builders import make_email, make_zip  # noqa: E402
 from tests.table_builders import HEADER, make_xlsx  # noqa: E402
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import Archive
-from .calendar import WorkCalendar
 from .clock import Clock
 from .config import Config
-from .fetch import FolderSource, Source
-from .render import Renderer
-from .send import OutboxSender, Sender, SmtpSender
+from .ingest.folder import FolderSource, Source
+from .outgoing.calendar import WorkCalendar
+from .outgoing.render import Renderer
+from .outgoing.transports import OutboxSender, Sender, SmtpSender
 from .store import Store, restrict_permissions
+from .store.archive import Archive
 
 
 @dataclass
@@ -41,7 +41,7 @@ class App:
     def source(self) -> Source:
         """The configured mailbox: a local folder (embedded default) or IMAP."""
         if self.config.mailbox.kind == "imap":
-            from .fetch_imap import ImapSource  # imported lazily: only IMAP deployments need it
+            from .ingest.imap import ImapSource  # imported lazily: only IMAP deployments need it
             return ImapSource(self.config.mailbox)
         return FolderSource(self.config.mailbox_folder)
 

@@ -12,19 +12,20 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import jobs, pipeline
-from .demo import demo_config, prepare_demo_folder, run_demo
+from . import jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
+from .decide.status import load_states, status_json, status_table
+from .demo import demo_config, prepare_demo_folder, run_demo
 from .errors import ServiceError
-from .fetch import Unreadable, fetch_files, file_kind, mail_files
 from .health import health_problems, health_values
-from .migrations import ensure_schema
+from .ingest import pipeline
+from .ingest.folder import Unreadable, fetch_files, file_kind, mail_files
+from .report.workbook import export_bytes, write_atomically
 from .store import Store, database_error
+from .store.migrations import ensure_schema
 from .text import escaped
-from .status import load_states, status_json, status_table
-from .workbook import export_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 DEMO_DIR = "var/demo"
@@ -275,7 +276,7 @@ def cmd_check_mailbox(config: Config, args: argparse.Namespace) -> int:
     if config.mailbox.kind != "imap":
         print(f"邮箱为本地文件夹 (local folder mailbox): {config.mailbox_folder.resolve()}")
         return 0
-    from .imap_session import describe_mailbox
+    from .ingest.imap_session import describe_mailbox
 
     report = describe_mailbox(config.mailbox)
     if args.json:
@@ -294,7 +295,7 @@ def cmd_check_mailbox(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_purge(app: App, args: argparse.Namespace) -> int:
-    from .purge import apply_purge, archive_files, plan_purge
+    from .store.purge import apply_purge, archive_files, plan_purge
 
     now, store = app.clock(), app.store
     results = {r["message"]: r for r in store.results()}

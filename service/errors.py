@@ -2,10 +2,17 @@
 
     ServiceError
     ├── ConfigError   wrong config file, env or secret: fail at start, name key and reason
-    ├── SourceError   the mailbox cannot be read (login refused, network)
-    └── SendError     an email cannot be sent (refused for this email: not retried by itself)
-        └── SendDeferred  not sent now for a reason outside the email (server unreachable, circuit
-                          open, batch out of time, disk full): sent again at the next run
+    ├── SourceError   the mailbox cannot be read
+    │   ├── MailboxLoginError   the server refused the login (ingest/imap_session.py)
+    │   ├── MailboxUnavailable  no connection, or it dropped (ingest/imap_session.py)
+    │   └── LoginBackedOff      a refused login waits before the next try (ingest/login_backoff.py)
+    ├── SendError     an email cannot be sent (refused for this email: not retried by itself)
+    │   └── SendDeferred  not sent now for a reason outside the email (server unreachable, circuit
+    │                     open, batch out of time, disk full): sent again at the next run
+    ├── LockError     another worker holds the database (store/lock.py)
+    └── SchemaError   the database schema cannot be used or changed safely (store/migrations)
+
+The subclasses outside this module live beside the stage that raises them.
 """
 
 

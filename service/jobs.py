@@ -11,21 +11,28 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Iterable
 
-from . import pipeline
 from .app import App
-from .digest import build_digest
+from .decide.status import load_states
 from .errors import SourceError
-from .fetch import Unreadable
-from .imap_session import MailboxLoginError
-from .login_backoff import (LoginBackedOff, after_refusal, backoff_message, blocking, credentials_fingerprint,
-                            load_backoff, save_backoff)
+from .ingest import pipeline
+from .ingest.folder import Unreadable
+from .ingest.imap_session import MailboxLoginError
+from .ingest.login_backoff import (
+    LoginBackedOff,
+    after_refusal,
+    backoff_message,
+    blocking,
+    credentials_fingerprint,
+    load_backoff,
+    save_backoff,
+)
+from .ingest.pool import Deriver
 from .model import Fetched, Outgoing, Problem, ReportState
-from .outgoing import record_stale, send_all, send_once
-from .pool import Deriver
-from .receipt import plan_receipt, within_hourly_limit
-from .remind import due_reminders, hold_reason
-from .status import load_states
-from .summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
+from .outgoing.digest import build_digest
+from .outgoing.receipt import plan_receipt, within_hourly_limit
+from .outgoing.remind import due_reminders, hold_reason
+from .outgoing.sent_log import record_stale, send_all, send_once
+from .report.summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
 
 log = logging.getLogger(__name__)
 HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
@@ -302,7 +309,7 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
 
 def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:
     """The current consolidated workbook as a digest attachment."""
-    from .workbook import summary_workbook_bytes  # openpyxl only when a workbook is wanted
+    from .report.workbook import summary_workbook_bytes  # openpyxl only when a workbook is wanted
 
     summary = compile_summary(app)
     name = f"{app.config.campaign.name}重点活动统计表（截至{now.astimezone(app.config.tz):%m月%d日}）.xlsx"

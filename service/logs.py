@@ -33,5 +33,5 @@ def configure_logging(config: Config) -> None:
     if level > logging.DEBUG:
         # Scheduler bookkeeping, IMAP logins and SMTP details are not events (outgoing logs each send);
         # their warnings and errors still show.
-        for name in ("apscheduler", "service.fetch_imap", "service.imap_session", "service.send"):
+        for name in ("apscheduler", "service.ingest.imap", "service.ingest.imap_session", "service.outgoing.transports"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -27,13 +27,19 @@ from .app import App, make_sender
 from .clock import Clock
 from .config import Config, MailboxSection
 from .errors import SendDeferred, SourceError
-from .lock import LockError, WorkerLock, worker_lock
 from .logs import configure_logging
 from .model import Outgoing
-from .schedule import (ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at,
-                       digest_days_due)
-from .send import Circuit, Sender, SmtpSender
-from .workbook import export_bytes, write_atomically
+from .outgoing.schedule import (
+    ServiceTimeTrigger,
+    Timeline,
+    digest_days_due,
+    digest_due_at_start,
+    next_digest_at,
+    next_reminder_at,
+)
+from .outgoing.transports import Circuit, Sender, SmtpSender
+from .report.workbook import export_bytes, write_atomically
+from .store.lock import LockError, WorkerLock, worker_lock
 
 log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 2.0
@@ -224,7 +230,7 @@ class Worker:
     # --- IMAP IDLE ------------------------------------------------------------------------------
     def watch_mailbox(self) -> None:
         """Wait in IDLE and wake the poll when mail arrives; polls every poll_interval go on regardless."""
-        from .fetch_imap import ImapSource  # only IMAP deployments need it
+        from .ingest.imap import ImapSource  # only IMAP deployments need it
 
         config = self.app.config
         source = ImapSource(config.mailbox)
@@ -248,7 +254,7 @@ class Worker:
     def _idle_retrying(self) -> Retrying:
         """One IDLE round: reconnects after a fault with backoff 2, 4, 8 ... 300 s (a fresh round
         starts from 2 s again), never after a refused login; a stop ends the wait at once."""
-        from .imap_session import MailboxLoginError
+        from .ingest.imap_session import MailboxLoginError
 
         def sleep(seconds: float) -> None:
             if self.stop.wait(seconds):

@@ -6,8 +6,8 @@ process runs as the current user (Dovecot's rootless mode).
 """
 from __future__ import annotations
 
-import itertools
 import grp
+import itertools
 import os
 import pwd
 import secrets

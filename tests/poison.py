@@ -9,8 +9,8 @@ import os
 import re
 import time
 
-from service.derive import Derived, Job
-from service.pool import derive_in_worker
+from service.ingest.derive import Derived, Job
+from service.ingest.pool import derive_in_worker
 
 _POISON = re.compile(rb"^X-Poison: (\w+)", re.MULTILINE)
 HUGE = 3 * 1024 ** 3  # far over the test limit, easily granted on this machine without one

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..config import LimitsSection
 from ..model import Problem
-from ..sniff import ZIP_ERRORS
+from ..parse.sniff import ZIP_ERRORS
 from .grid import Merge, ReadProblem
 
 MB = 1024 * 1024

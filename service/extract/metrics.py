@@ -28,13 +28,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from service.model import Metrics, Problem
 
-from .numbers import CN_BIG, CN_CHARS as _CN, THOUSANDS, parse_decimal as _parse_decimal
+from .numbers import CN_BIG, THOUSANDS
+from .numbers import CN_CHARS as _CN
+from .numbers import parse_decimal as _parse_decimal
 
 NUMBER = rf"(?![万亿])(?:\d+(?:\.\d+)?|[{_CN}])+"
 UNIT = ("元|个百分点|百分点|%|人次|场次|sku|单品|家|户|个|名|款|种|类|件|场|次|人|单|笔"

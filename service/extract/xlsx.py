@@ -14,7 +14,7 @@ import python_calamine as calamine
 from lxml import etree
 
 from ..config import LimitsSection
-from ..sniff import ZIP_ERRORS
+from ..parse.sniff import ZIP_ERRORS
 from ..text import clean_cell
 from .bounds import ReadBounds, cell_name, clipped_merges
 from .grid import Grid, Merge, ReadProblem, format_value

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.archive import sha256_of
 from service.cli import main
+from service.store.archive import sha256_of
 from tests.builders import make_email
-from tests.table_builders import SAMPLE_ROWS, TITLE_ROWS, HEADER, make_docx, make_xlsx
+from tests.table_builders import HEADER, SAMPLE_ROWS, TITLE_ROWS, make_docx, make_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from service.schema import deliveries, messages, results
+from service.store.schema import deliveries, messages, results
 from tests.builders import make_email
 from tests.conftest import DEFAULT_TOML, ROOT
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx

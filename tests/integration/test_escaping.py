@@ -11,8 +11,8 @@ import pytest
 
 from service.cli import main
 from service.model import Outgoing, Problem
-from service.receipt import plan_receipt
-from service.send import build_email
+from service.outgoing.receipt import plan_receipt
+from service.outgoing.transports import build_email
 from service.text import escaped
 from tests.builders import SHANGHAI, make_email
 from tests.conftest import DEFAULT_TOML
@@ -67,8 +67,9 @@ def test_the_text_digest_escapes_subjects_and_names_from_mail(cli, capsys):
 
 
 def test_a_receipt_escapes_the_subject_it_quotes():
-    from tests.conftest import make_config
     import tempfile
+
+    from tests.conftest import make_config
 
     config = make_config(Path(tempfile.mkdtemp()))
     now = datetime(2022, 2, 7, 17, tzinfo=SHANGHAI)
@@ -77,7 +78,7 @@ def test_a_receipt_escapes_the_subject_it_quotes():
                        problems=[Problem("x", "附件“a\u202exslx.xlsx”无法读取", file="a\u202exslx.xlsx")],
                        auto_generated=False, now=now)
     assert not has_raw(out.subject, allowed_newlines=False) and not has_raw(out.text) and not has_raw(out.html)
-    # letters drop what cannot be seen (service/receipt.py's safe quoting) rather than show escapes
+    # letters drop what cannot be seen (service/outgoing/receipt.py's safe quoting) rather than show escapes
     assert out.subject.startswith("回复：长沙市活动全面总结 #99") and "“axslx.xlsx”" in out.text
 
 

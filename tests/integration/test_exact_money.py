@@ -11,8 +11,8 @@ from decimal import Decimal
 from openpyxl import load_workbook
 
 from service import jobs
-from service.status import load_states
-from service.workbook import export_bytes, summary_workbook_bytes
+from service.decide.status import load_states
+from service.report.workbook import export_bytes, summary_workbook_bytes
 from tests.builders import make_email
 from tests.integration.test_workbook import ingest, on, record_report, stored_row
 from tests.table_builders import make_xlsx, template_rows

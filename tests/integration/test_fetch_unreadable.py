@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from service.fetch import FolderSource, read_mail_file
+from service.ingest.folder import FolderSource, read_mail_file
 from tests.builders import make_email
 from tests.conftest import DEFAULT_TOML
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx

@@ -14,8 +14,8 @@ from typing import Iterable, Iterator
 
 import pytest
 
-from service.fetch_imap import ImapSource
-from service.imap_session import MailboxLoginError, MailboxUnavailable, describe_mailbox
+from service.ingest.imap import ImapSource
+from service.ingest.imap_session import MailboxLoginError, MailboxUnavailable, describe_mailbox
 from service.model import Fetched
 from tests.dovecot import Account, Dovecot, MemoryState, free_port, sample_message
 

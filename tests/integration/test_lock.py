@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from service.lock import AdvisoryLock, FileLock, LockError, worker_lock
+from service.store.lock import AdvisoryLock, FileLock, LockError, worker_lock
 
 HOLD = textwrap.dedent("""
     import sys, time
-    from service.lock import worker_lock
+    from service.store.lock import worker_lock
     lock = worker_lock(sys.argv[1])
     print("held" if lock.acquire() else "refused", flush=True)
     time.sleep(60)

@@ -5,11 +5,12 @@ import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from service import jobs, pipeline, pool
-from service.derive import Job
+from service import jobs
+from service.decide.status import load_states
+from service.decide.track import state_of
+from service.ingest import pipeline, pool
+from service.ingest.derive import Job
 from service.model import Fetched
-from service.status import load_states
-from service.track import state_of
 from tests.builders import make_email
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
 

@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 from service import jobs
 from service.app import App
 from service.clock import fixed_clock
+from service.decide.status import load_states
 from service.model import Fetched
-from service.status import load_states
-from service.workbook import summary_workbook_bytes
+from service.report.workbook import summary_workbook_bytes
 from tests.builders import make_email
 from tests.conftest import make_config
 from tests.table_builders import SAMPLE_ROWS, make_xlsx, template_rows

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from service import pipeline
 from service.app import App
 from service.clock import fixed_clock
-from service.derive import QUARANTINED_ZH
+from service.decide.status import load_states
+from service.decide.track import state_of
+from service.ingest import pipeline
+from service.ingest.derive import QUARANTINED_ZH
+from service.ingest.pool import Deriver
 from service.model import Fetched
-from service.pool import Deriver
-from service.status import load_states
-from service.track import state_of
 from tests.builders import make_email
 from tests.conftest import ROOT, make_config
 from tests.poison import derive_or_misbehave
@@ -124,6 +124,7 @@ def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
 def test_the_2kb_xlsx_that_killed_the_process_no_longer_stops_collection(tmp_path: Path):
     """The issue's attack, through the real CLI: import, a later import, reprocess all still work."""
     import tomli_w
+
     from tests.conftest import config_data
     data = config_data()
     data["service"] = {**data["service"], "data_dir": str(tmp_path / "data"),

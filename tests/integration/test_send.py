@@ -12,7 +12,7 @@ from service.clock import fixed_clock
 from service.config import SmtpSection
 from service.errors import SendError
 from service.model import Outgoing
-from service.send import OutboxSender, SmtpSender, build_email
+from service.outgoing.transports import OutboxSender, SmtpSender, build_email
 from tests.smtp_server import HOST, SmtpServer, free_port
 
 TZ = ZoneInfo("Asia/Shanghai")

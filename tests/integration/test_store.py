@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from service.derive import empty_result
+from service.ingest.derive import empty_result
 from service.store import Store
 
 TZ = ZoneInfo("Asia/Shanghai")

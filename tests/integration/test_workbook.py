@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from service import jobs, pipeline
+from service import jobs
 from service.cli import main
 from service.clock import fixed_clock
+from service.ingest import pipeline
 from service.model import Fetched
-from service.summary import COLUMNS, PROBLEM_COLUMNS
-from service.workbook import csv_bytes, export_bytes, summary_workbook_bytes, write_atomically
-from service.workbook_sheets import cell_text
+from service.report.sheets import cell_text
+from service.report.summary import COLUMNS, PROBLEM_COLUMNS
+from service.report.workbook import csv_bytes, export_bytes, summary_workbook_bytes, write_atomically
 from tests.builders import make_email
 from tests.table_builders import SAMPLE_ROWS, make_csv, make_xlsx, template_rows
 

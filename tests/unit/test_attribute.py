@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.attribute import attribute_message, city_named_in, deadline_by_date, received_time
+from service.decide.attribute import attribute_message, city_named_in, deadline_by_date, received_time
 from service.model import Attachment, Message, Table
 
 TZ = ZoneInfo("Asia/Shanghai")

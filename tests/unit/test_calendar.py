@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from service.calendar import WorkCalendar
 from service.config import CalendarSection
+from service.outgoing.calendar import WorkCalendar
 
 CAL = WorkCalendar(CalendarSection())
 
@@ -81,7 +81,7 @@ def test_a_year_the_package_does_not_know_uses_the_config_lists():
 
 
 def test_a_year_nobody_knows_falls_back_to_monday_to_friday_with_one_loud_warning(caplog):
-    caplog.set_level(logging.WARNING, logger="service.calendar")
+    caplog.set_level(logging.WARNING, logger="service.outgoing.calendar")
     cal = WorkCalendar(CalendarSection())
     assert cal.is_workday(date(2027, 1, 1)) is True      # a Friday: in truth 元旦, but unknown
     assert cal.is_workday(date(2027, 1, 2)) is False

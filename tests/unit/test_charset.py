@@ -3,7 +3,7 @@ import base64
 
 import pytest
 
-from service.charset import LabelIssue, codec_for, decode_bytes, decode_header, param_value, split_header_params
+from service.parse.charset import LabelIssue, codec_for, decode_bytes, decode_header, param_value, split_header_params
 
 MISLABELLED, UNKNOWN = "charset_mislabelled", "unknown_charset"
 
@@ -134,6 +134,6 @@ def test_a_missing_parameter_is_none():
 
 
 def test_a_charset_label_holding_a_nul_is_treated_as_unknown():
-    from service.charset import decode_bytes
+    from service.parse.charset import decode_bytes
     decoded = decode_bytes("长沙".encode("gb18030"), "gb\x002312")
     assert decoded.text == "长沙" and [i.code for i in decoded.issues] == [UNKNOWN]

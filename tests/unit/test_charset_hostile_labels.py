@@ -3,10 +3,10 @@ from datetime import datetime
 
 import pytest
 
-from service.charset import codec_for, decode_bytes
 from service.config import LimitsSection
-from service.derive import Job, derive
+from service.ingest.derive import Job, derive
 from service.parse import parse_message
+from service.parse.charset import codec_for, decode_bytes
 from tests.builders import SHANGHAI, make_email, make_xlsx
 from tests.conftest import make_config
 from tests.table_builders import HEADER, SAMPLE_ROWS

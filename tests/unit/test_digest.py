@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.calendar import WorkCalendar
 from service.config import CalendarSection, Config
-from service.digest import build_digest
 from service.model import Outgoing, ReportState
+from service.outgoing.calendar import WorkCalendar
+from service.outgoing.digest import build_digest
 from tests.conftest import make_config
 
 TZ = ZoneInfo("Asia/Shanghai")

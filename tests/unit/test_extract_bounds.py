@@ -16,9 +16,15 @@ from service.extract import extract_attachment, extract_attachments
 from service.extract.xls import sheet_extents as xls_extents
 from service.extract.xlsx import read_xlsx, sheet_extents
 from service.model import Attachment
-from service.sniff import sniff_kind
-from tests.attack_builders import (docx_with_grid_before, docx_with_grid_span, docx_with_huge_part, replace_part,
-                                   xls_with_cell_at, xlsx_with_cell_at)
+from service.parse.sniff import sniff_kind
+from tests.attack_builders import (
+    docx_with_grid_before,
+    docx_with_grid_span,
+    docx_with_huge_part,
+    replace_part,
+    xls_with_cell_at,
+    xlsx_with_cell_at,
+)
 from tests.builders import make_email
 from tests.table_builders import SAMPLE_ROWS, make_csv, make_docx, make_xls, make_xlsx, template_rows
 

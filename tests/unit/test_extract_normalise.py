@@ -4,8 +4,17 @@ from __future__ import annotations
 import pytest
 
 from service.extract.grid import Grid
-from service.extract.normalise import (EXAMPLE_WORDS, HEADER_ALIASES, NAME_ALIAS_ENDS, SKIP_WORD_STARTS, TOTAL_WORDS,
-                                       find_header, match_field, normalise_grid, parse_meta)
+from service.extract.normalise import (
+    EXAMPLE_WORDS,
+    HEADER_ALIASES,
+    NAME_ALIAS_ENDS,
+    SKIP_WORD_STARTS,
+    TOTAL_WORDS,
+    find_header,
+    match_field,
+    normalise_grid,
+    parse_meta,
+)
 from service.text import fold
 from tests.grid_samples import CONTACT, HEADER, ROW1, TITLE, UNIT
 

@@ -8,8 +8,18 @@ import pytest
 
 from service.extract import extract_attachment
 from service.model import Attachment
-from tests.table_builders import (CONTACT_LINE, HEADER, SAMPLE_ROWS, TITLE, TITLE_MERGES, UNIT_LINE, make_csv,
-                                  make_docx, make_xls, template_rows)
+from tests.table_builders import (
+    CONTACT_LINE,
+    HEADER,
+    SAMPLE_ROWS,
+    TITLE,
+    TITLE_MERGES,
+    UNIT_LINE,
+    make_csv,
+    make_docx,
+    make_xls,
+    template_rows,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_NAMES = [r[3] for r in SAMPLE_ROWS]

@@ -8,7 +8,6 @@ from service.model import Attachment
 from tests.grid_samples import CONTACT, HEADER, ROW1, ROW2, TITLE, UNIT
 from tests.table_builders import make_csv, make_docx, make_xls, make_xlsx
 
-
 FORMATS = {
     "xlsx": lambda cells, merged: (make_xlsx(cells, merges=merged), "xlsx"),
     "xls": lambda cells, merged: (make_xls(cells, merges=merged), "xls"),

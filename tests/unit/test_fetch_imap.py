@@ -9,9 +9,15 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from service.config import MailboxSection
 from service.errors import SourceError
-from service.fetch_imap import FETCH_ITEMS, ImapSource, backoff_delay, batches, new_uids, search_criteria, start_after
-from service.imap_session import (MailboxLoginError, MailboxUnavailable, client_id, describe_mailbox, id_reply,
-                                  source_error)
+from service.ingest.imap import FETCH_ITEMS, ImapSource, backoff_delay, batches, new_uids, search_criteria, start_after
+from service.ingest.imap_session import (
+    MailboxLoginError,
+    MailboxUnavailable,
+    client_id,
+    describe_mailbox,
+    id_reply,
+    source_error,
+)
 from tests.dovecot import MemoryState
 
 PASSWORD = "auth-code-XYZ"

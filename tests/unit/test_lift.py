@@ -10,8 +10,8 @@ import pytest
 
 from service.config import LimitsSection
 from service.extract import extract_attachment
-from service.lift import MIN_RUN_BYTES, lift
 from service.parse import parse_message
+from service.parse.lift import MIN_RUN_BYTES, lift
 from tests.builders import SHANGHAI, make_email
 from tests.table_builders import HEADER, make_docx, make_xlsx
 

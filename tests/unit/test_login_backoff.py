@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from service.config import MailboxSection
-from service.login_backoff import (after_refusal, backoff_message, blocking, credentials_fingerprint, wait_after)
+from service.ingest.login_backoff import after_refusal, backoff_message, blocking, credentials_fingerprint, wait_after
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 1, 20, 10, 0, tzinfo=TZ)

@@ -2,8 +2,8 @@
 import pytest
 
 from service.config import LimitsSection
-from service.headers import MAX_HEADER_BYTES, MAX_HEADERS
 from service.parse import parse_message
+from service.parse.headers import MAX_HEADER_BYTES, MAX_HEADERS
 from tests.builders import SHANGHAI, make_email, make_xlsx, make_zip
 
 XLSX = make_xlsx([["县（市、区）", "活动名称"], ["芙蓉区", "年货节"]])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.config import PlausibilitySection
-from service.plausibility import city_doubts, counted_totals, figure_text, is_counted, version_doubts
+from service.decide.plausibility import city_doubts, counted_totals, figure_text, is_counted, version_doubts
 from tests.conftest import make_config
 
 BOUNDS = PlausibilitySection()

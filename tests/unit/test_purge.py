@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.errors import ServiceError
-from service.purge import ArchiveFile, outbox_time, plan_purge
 from service.store import SentRecord, StoredMessage
+from service.store.purge import ArchiveFile, outbox_time, plan_purge
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 3, 1, 10, 0, tzinfo=TZ)

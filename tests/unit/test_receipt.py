@@ -9,8 +9,15 @@ import pytest
 
 from service.config import Config
 from service.model import Outgoing, Problem
-from service.receipt import (defang, is_robot_sender, original_subject, plan_receipt, quoted_subject,
-                             receipt_recipients, within_hourly_limit)
+from service.outgoing.receipt import (
+    defang,
+    is_robot_sender,
+    original_subject,
+    plan_receipt,
+    quoted_subject,
+    receipt_recipients,
+    within_hourly_limit,
+)
 from service.store import SentRecord
 from tests.conftest import config_data, make_config
 

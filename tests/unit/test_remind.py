@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.calendar import WorkCalendar
 from service.config import Config
 from service.model import ReportState
-from service.remind import due_reminders, reminder_key, reminder_slots
+from service.outgoing.calendar import WorkCalendar
+from service.outgoing.remind import due_reminders, reminder_key, reminder_slots
 from tests.conftest import config_data, make_config
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -182,7 +182,7 @@ def test_nothing_is_due_before_the_first_scheduled_time(config, calendar):
 def test_reminders_are_held_unless_the_mailbox_was_read_within_max_poll_age(config, last_poll_minutes_ago, held):
     from datetime import timedelta
 
-    from service.remind import hold_reason
+    from service.outgoing.remind import hold_reason
 
     now = datetime(2022, 2, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     last = None if last_poll_minutes_ago is None else now - timedelta(minutes=last_poll_minutes_ago)

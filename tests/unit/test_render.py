@@ -9,15 +9,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.calendar import WorkCalendar
 from service.config import City
-from tests.conftest import make_config
-from service.digest import build_digest
 from service.errors import ConfigError
 from service.model import ReportState
-from service.remind import due_reminders
-from service.render import (SAMPLE_CONTEXTS, TEMPLATES_DIR, Renderer, addressee_of, cn_date, cn_datetime,
-                            cn_number)
+from service.outgoing.calendar import WorkCalendar
+from service.outgoing.digest import build_digest
+from service.outgoing.remind import due_reminders
+from service.outgoing.render import (
+    SAMPLE_CONTEXTS,
+    TEMPLATES_DIR,
+    Renderer,
+    addressee_of,
+    cn_date,
+    cn_datetime,
+    cn_number,
+)
+from tests.conftest import make_config
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 1, 6, 8, 30, tzinfo=TZ)

@@ -6,10 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.calendar import WorkCalendar
-from service.schedule import (
+from service.outgoing.calendar import WorkCalendar
+from service.outgoing.schedule import (
+    ServiceTimeTrigger,
+    Timeline,
     digest_days_due,
-    ServiceTimeTrigger, Timeline, digest_due_at_start, next_digest_at, next_reminder_at,
+    digest_due_at_start,
+    next_digest_at,
+    next_reminder_at,
 )
 from tests.conftest import make_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from service.errors import SendDeferred
-from service.send import Circuit
+from service.outgoing.transports import Circuit
 
 
 class Ticks:

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from service.sniff import CfbReader, sniff_kind
+from service.parse.sniff import CfbReader, sniff_kind
 from tests.builders import make_cfb, make_docx, make_xls, make_xlsx
 
 XLSX = make_xlsx([["县（市、区）", "活动名称"], ["芙蓉区", "年货节"]])

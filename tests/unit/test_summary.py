@@ -10,8 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.model import ReportState
-from service.summary import (
-    COLUMNS, METRIC_COLUMNS, PROBLEM_COLUMNS, TOTAL_ZH, build_summary, number, reporting_unit,
+from service.report.summary import (
+    COLUMNS,
+    METRIC_COLUMNS,
+    PROBLEM_COLUMNS,
+    TOTAL_ZH,
+    build_summary,
+    number,
+    reporting_unit,
 )
 from tests.conftest import make_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from service.track import ReportVersion, report_states, state_of
+from service.decide.track import ReportVersion, report_states, state_of
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from service.config import LimitsSection
-from service.derive import Job, derive
+from service.ingest.derive import Job, derive
 from service.parse import parse_message
 from tests.builders import SHANGHAI, make_email
 from tests.conftest import make_config

@@ -10,7 +10,7 @@ import pytest
 
 from service.config import LimitsSection
 from service.parse import parse_message
-from service.unpack import Budget, is_unsafe_name, read_zip
+from service.parse.unpack import Budget, is_unsafe_name, read_zip
 from tests.builders import SHANGHAI, make_email, make_xlsx, make_zip
 
 XLSX = make_xlsx([["县（市、区）", "活动名称"], ["芙蓉区", "年货节"]])

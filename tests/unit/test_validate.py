@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from service.config import City
+from service.decide.validate import validate_rows
 from service.model import Row
-from service.validate import validate_rows
 
 CHANGSHA = City(name="长沙市", aliases=("长沙",),
                 counties=("芙蓉区", "天心区", "岳麓区", "开福区", "雨花区", "望城区", "长沙县", "浏阳市", "宁乡市"))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from service import workbook
+from service.report import workbook
 
 
 def test_the_temp_file_is_fsynced_before_it_replaces_the_workbook_and_the_folder_after(tmp_path: Path, monkeypatch):

@@ -1,0 +1,1 @@
+"""Decide stage: Message + tables -> city, deadline, report state and problems (pure)."""

@@ -1,0 +1,78 @@
+"""Status views: the store's records -> report states at a moment -> JSON contract / terminal table."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import datetime
+from typing import Sequence
+
+from ..config import Config
+from ..model import ReportState
+from ..store import Store
+from .track import report_states, versions_from_results
+
+STATE_ZH = {"on_time": "按时", "late": "逾期", "missing": "未报", "pending": "待报"}
+
+
+def load_states(store: Store, config: Config, now: datetime) -> list[ReportState]:
+    """Every city's state for every deadline as the service would have said at `now`."""
+    versions = versions_from_results(store.results(), store.problems(), store.row_counts())
+    return report_states(config, versions, now)
+
+
+def status_document(config: Config, states: Sequence[ReportState], now: datetime) -> dict:
+    """The `status --json` contract."""
+    cities = []
+    for city in config.cities:
+        reports = {}
+        for s in states:
+            if s.city == city.name:
+                reports[s.deadline] = {
+                    "state": s.state,
+                    "received_at": s.first_received_at.isoformat() if s.first_received_at else None,
+                    "latest_received_at": s.received_at.isoformat() if s.received_at else None,
+                    "rows": s.rows,
+                    "versions": s.versions,
+                    "problems": list(s.problems),
+                }
+        cities.append({"city": city.name, "reports": reports})
+    return {"campaign": config.campaign.name, "now": now.astimezone(config.tz).isoformat(), "cities": cities}
+
+
+def status_json(config: Config, states: Sequence[ReportState], now: datetime) -> str:
+    return json.dumps(status_document(config, states, now), ensure_ascii=False, indent=2)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def _cell(state: ReportState, config: Config) -> str:
+    if state.state == "missing" and not config.deadline(state.deadline).required:
+        return "—"  # optional report (only cities running sub-venues): nothing is owed
+    label = STATE_ZH[state.state]
+    if state.first_received_at is not None:
+        label += f" {state.first_received_at.astimezone(config.tz):%m-%d}"
+    if state.rows:
+        label += f" {state.rows}行"
+    if state.problems:
+        label += " !"
+    return label
+
+
+def status_table(config: Config, states: Sequence[ReportState], now: datetime) -> str:
+    """A readable city x deadline matrix for the terminal."""
+    header = ["市州"] + [f"{d.title}({d.due:%m-%d})" for d in config.deadlines]
+    lines = [[c.name] + [_cell(next(s for s in states if s.city == c.name and s.deadline == d.id), config)
+                         for d in config.deadlines] for c in config.cities]
+    widths = [max(display_width(row[i]) for row in [header, *lines]) + 2 for i in range(len(header))]
+    out = [f"{config.campaign.name}  截至 {now.astimezone(config.tz):%Y-%m-%d %H:%M}"]
+    for row in [header, *lines]:
+        out.append("".join(pad(cell, w) for cell, w in zip(row, widths)).rstrip())
+    out.append("（! 表示该报送有待核实的问题，详见 `messages`；— 表示可选报送未报）")
+    return "\n".join(out)

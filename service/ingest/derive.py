@@ -1,0 +1,135 @@
+"""Derive stage: raw bytes (+ when received) + Config -> Derived (the store values of one message).
+
+Parse, extract, attribute and validate, with no I/O, so a process pool can run it (service/ingest/pool.py).
+Deterministic in (raw, source_received_at, ingested_at, config): `reprocess` gives the same result.
+"""
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from ..config import Config
+from ..decide.attribute import attribute_message, received_time
+from ..decide.plausibility import version_doubts
+from ..decide.validate import validate_rows
+from ..extract import extract_attachments
+from ..model import Attribution, Message, Problem, Row, Table
+from ..parse import parse_message
+
+INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理"
+QUARANTINED_ZH = "附件导致解析异常，已隔离，请人工查看"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One archived message to derive (picklable: it crosses to a worker process)."""
+
+    raw: bytes  # b"" for big mail: the worker reads it from the archive (see sha256)
+    source_received_at: datetime | None
+    ingested_at: datetime
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What one message yields: result, problems and rows for the store, and a summary for the caller.
+
+    `message` is the parsed Message without attachment bytes (the caller only needs its headers).
+    `error` holds the traceback of an internal error, for the parent process to log.
+    `quarantined` says why the message was set aside (its derive ran out of memory or time, or killed
+    its worker): such a message is not derived again unless staff ask (`reprocess --include-quarantined`).
+    """
+
+    result: dict
+    problems: list[dict]
+    rows: list[dict]
+    message: Message | None = None
+    attribution: Attribution | None = None
+    problem_list: tuple[Problem, ...] = field(default_factory=tuple)
+    error: str = ""
+    quarantined: str = ""
+
+
+def derive(job: Job, config: Config) -> Derived:
+    """Derive one message; a bug becomes an internal_error problem on it, never an exception."""
+    try:
+        return _derive(job, config)
+    except MemoryError:  # over limits.max_worker_memory_mb: the attachment, not our code
+        return quarantined(job.ingested_at, "out of memory (limits.max_worker_memory_mb)")
+    except Exception as err:  # one per message: a bug must not stop the other messages
+        problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
+        return failed(job.ingested_at, problem, traceback.format_exc())
+
+
+def failed(at: datetime, problem: Problem, error: str = "") -> Derived:
+    """The record of a message that could not be derived (kept, with the reason, for reprocess)."""
+    return Derived(empty_result(at), [problem_values(problem)], [], problem_list=(problem,), error=error)
+
+
+def quarantined(at: datetime, reason: str) -> Derived:
+    """The record of a message whose derive blew a bound: kept, with the reason, out of every retry."""
+    problem = Problem("quarantined", QUARANTINED_ZH, detail=reason)
+    return replace(failed(at, problem), quarantined=reason)
+
+
+def _derive(job: Job, config: Config) -> Derived:
+    message = parse_message(job.raw, config.limits, config.tz)
+    tables, problems = extract_attachments(message.attachments, config.limits)
+    at = received_time(message, job.source_received_at, job.ingested_at, config)
+    attribution = attribute_message(message, tables, at, config)
+    problems = list(message.problems) + problems + list(attribution.problems)
+    if attribution.city:
+        city = config.city(attribution.city)
+        for table in tables:
+            problems.extend(validate_rows(table.rows, city, table.filename))
+    counted = tables if attribution.is_report else []
+    rows = [_row_values(t, r) for t in counted for r in t.rows]
+    problems.extend(p for t in counted for p in table_metric_problems(t))
+    problems.extend(d.problem for d in version_doubts(rows, config.plausibility))  # figures no 市州 reaches
+    headers_only = replace(message, attachments=tuple(replace(a, content=b"") for a in message.attachments))
+    return Derived(_result_values(message, attribution, tables), [problem_values(p) for p in problems], rows,
+                   headers_only, attribution, tuple(problems))
+
+
+def table_metric_problems(table: Table) -> list[Problem]:
+    """Metric problems carry the file and row they belong to."""
+    found = []
+    for row in table.rows:
+        for p in row.metrics.problems:
+            found.append(replace(p, file=p.file or table.filename, row=p.row or row.source_row))
+    return found
+
+
+def _result_values(message: Message, attribution: Attribution, tables: list[Table]) -> dict:
+    return dict(
+        sender=message.sender, subject=message.subject, received_at=attribution.received_at,
+        city=attribution.city, deadline=attribution.deadline, is_report=attribution.is_report,
+        auto_generated=message.auto_generated, unregistered_sender=attribution.unregistered_sender,
+        city_source=attribution.city_source, deadline_source=attribution.deadline_source,
+        tables=len(tables) if attribution.is_report else 0,
+        attachments=json.dumps([{"filename": a.filename, "kind": a.kind, "origin": a.origin}
+                                for a in message.attachments], ensure_ascii=False),
+        units=json.dumps([{"file": t.filename, "sheet": t.sheet, "unit": t.unit, "contact": t.contact,
+                           "title": t.contact_title, "phone": t.phone, "email": t.email} for t in tables],
+                         ensure_ascii=False),
+    )
+
+
+def problem_values(p: Problem) -> dict:
+    return dict(code=p.code, message_zh=p.message_zh, detail=p.detail[:4000], file=p.file, row=p.row)
+
+
+def _row_values(table: Table, row: Row) -> dict:
+    m = row.metrics
+    return dict(filename=table.filename, sheet=table.sheet, source_row=row.source_row, seq=row.seq,
+                county=row.county, organiser=row.organiser, name=row.name, content=row.content,
+                effect=row.effect, note=row.note, participants=m.participants, products=m.products,
+                sales_wan=m.sales_wan)
+
+
+def empty_result(at: datetime, subject: str = "") -> dict:
+    return dict(sender="", subject=subject, received_at=at, city=None, deadline=None, is_report=False,
+                auto_generated=False, unregistered_sender=False, city_source="", deadline_source="",
+                tables=0, attachments="[]", units="[]")

@@ -1,0 +1,1 @@
+"""Report stage: report states + stored rows -> the consolidated workbook."""

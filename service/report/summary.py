@@ -1,0 +1,288 @@
+"""Summary stage: report states + stored rows/results/problems -> Summary (values only).
+
+Rows come from each city's counted version for the deadline, cities in the official order,
+序号 renumbered; the figures are Decimal (service/figures.py) and summed exactly, in plain Python:
+14 cities and a few thousand rows need no pandas. Writing is in workbook.py.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Collection, Iterable, Iterator, Mapping, Sequence
+
+from ..config import Config, Deadline
+from ..decide.plausibility import FigureKey, city_doubts, is_counted
+from ..decide.status import STATE_ZH
+from ..figures import figure_sum, plain_figure
+from ..model import Problem, ReportState
+
+COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
+           "活动成效（含参与主体数量、商品数量、销售额等）", "备注",
+           "参与主体数量", "商品数量", "销售额（万元）", "来源文件", "收到日期")
+ROW_KEYS = ("seq", "city", "county", "organiser", "name", "content", "effect", "note",
+            "participants", "products", "sales_wan", "file", "received")
+METRICS = ("participants", "products", "sales_wan")
+METRIC_COLUMNS = tuple(ROW_KEYS.index(k) for k in METRICS)  # positions of the numbers in a row
+PROBLEM_COLUMNS = ("序号", "市州", "报送节点", "收到时间", "发件人", "邮件主题", "文件", "行", "问题",
+                   "联系人", "联系电话", "代码")
+TOTAL_ZH = "全省合计"
+DOUBTED_ZH = "数值异常，未计入合计，待核实"  # the note on a figure kept out of the totals
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything the consolidated workbook shows, as plain values."""
+
+    campaign: str
+    unit: str  # 填报单位 of the consolidated table
+    deadline: Deadline  # the deadline whose rows are compiled
+    deadlines: tuple[Deadline, ...]  # every deadline, for the status columns of 概况
+    as_of: datetime  # newest mail taken into account (local time); also the file's timestamps
+    rows: list[list]  # COLUMNS order
+    overview: list[list]  # per city: 市州, (state, first received) per deadline, count, 3 metrics; then 全省合计
+    problems: list[list]  # PROBLEM_COLUMNS order
+    # (index in rows, column) -> why that figure is kept out of the totals (the workbook marks the cell)
+    doubted: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"“{self.campaign}”重点活动统计表"
+
+    def totals(self) -> dict[str, Decimal | int | None]:
+        """Province figures (the last overview line): activities and the three metrics."""
+        return dict(zip(("activities", *METRICS), self.overview[-1][-4:]))
+
+
+def number(value: Decimal | float | None) -> Decimal | int | None:
+    """A metric as written to files: None for unknown/NaN, int when whole, else the exact decimal."""
+    return plain_figure(value)
+
+
+def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, int]:
+    """city -> store id of the version whose rows count, for one deadline."""
+    return {s.city: s.message for s in states if s.deadline == deadline and s.message}
+
+
+def counted_rows(config: Config, states: Sequence[ReportState], deadline: str,
+                 rows_by_message: Mapping[int, list[dict]]) -> Iterator[tuple[str, int, int, dict]]:
+    """(city, message, index within the message, row) of the rows that count, in the table's order."""
+    counted = counted_messages(states, deadline)
+    for city in config.cities:
+        message = counted.get(city.name)
+        if message:
+            for i, r in enumerate(rows_by_message.get(message, [])):
+                yield city.name, message, i, r
+
+
+def summary_rows(config: Config, states: Sequence[ReportState], deadline: str,
+                 rows_by_message: dict[int, list[dict]], received: dict[int, datetime]) -> list[list]:
+    """One list per activity in COLUMNS order; cities in the config's (official) order."""
+    table: list[list] = []
+    for city, message, _, r in counted_rows(config, states, deadline, rows_by_message):
+        day = received[message].astimezone(config.tz).date().isoformat() if message in received else ""
+        table.append([
+            len(table) + 1, city, r["county"], r["organiser"], r["name"], r["content"],
+            r["effect"], r["note"], number(r["participants"]), number(r["products"]),
+            number(r["sales_wan"]), r["filename"], day,
+        ])
+    return table
+
+
+def version_messages(results: Iterable[dict], deadline: str) -> list[int]:
+    """Store ids of every report version for a deadline (the counted ones and those they superseded)."""
+    return [r["message"] for r in results if r["is_report"] and r["deadline"] == deadline and r["city"]
+            and r.get("duplicate_of") is None]
+
+
+def figure_doubts(config: Config, states: Sequence[ReportState], deadline: str,
+                  rows_by_message: Mapping[int, list[dict]], results: Iterable[dict]) -> dict[FigureKey, Problem]:
+    """Figures of the counted versions kept out of the totals, each with the problem that says why.
+
+    Each city's versions (up to the counted one) are compared in the order received (see plausibility.py).
+    """
+    results = list(results)
+    versions_of = set(version_messages(results, deadline))
+    ordered = sorted((r for r in results if r["message"] in versions_of), key=lambda r: (r["received_at"], r["message"]))
+    doubted: dict[FigureKey, Problem] = {}
+    for city, message in counted_messages(states, deadline).items():
+        earlier = [r["message"] for r in ordered if r["city"] == city]
+        if message not in earlier:
+            earlier.append(message)
+        versions = [rows_by_message[m] for m in earlier[:earlier.index(message) + 1] if rows_by_message.get(m)]
+        for doubt in city_doubts(versions, config.plausibility) if versions else []:
+            for i, metric in doubt.figures:
+                doubted.setdefault((message, i, metric), doubt.problem)
+    return doubted
+
+
+def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
+                  rows_by_message: Mapping[int, list[dict]], doubted: Mapping[FigureKey, Problem]) -> dict[tuple[int, int], str]:
+    """(index in the table, column) -> note, for each figure of the table that does not count."""
+    cells: dict[tuple[int, int], str] = {}
+    if not doubted:
+        return cells
+    for n, (_, message, i, _) in enumerate(counted_rows(config, states, deadline, rows_by_message)):
+        for metric, column in zip(METRICS, METRIC_COLUMNS):
+            if not is_counted((message, i, metric), doubted):
+                cells[(n, column)] = f"{DOUBTED_ZH}\n{doubted[(message, i, metric)].message_zh}"
+    return cells
+
+
+def counted_totals(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
+                   results: Iterable[dict]) -> dict[str, Decimal]:
+    """Exact sums of the figures that count for a deadline (rows: of every version, see version_messages)."""
+    rows_by_message = _by_message(rows)
+    doubted = figure_doubts(config, states, deadline, rows_by_message, list(results))
+    counted = list(counted_rows(config, states, deadline, rows_by_message))
+    return {metric: figure_sum(r[metric] for _, message, i, r in counted
+                               if is_counted((message, i, metric), doubted)) or Decimal(0)
+            for metric in METRICS}
+
+
+def _by_message(rows: Iterable[dict]) -> dict[int, list[dict]]:
+    """Stored rows grouped by message, in the order given (the store's: message, position)."""
+    grouped: dict[int, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row["message"], []).append(row)
+    return grouped
+
+
+def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> str:
+    """The latest deadline for which any city has rows (default for `compile`)."""
+    with_rows = {s.deadline for s in states if s.rows}
+    for deadline in sorted(config.deadlines, key=lambda d: d.due, reverse=True):
+        if deadline.id in with_rows:
+            return deadline.id
+    return config.table_deadline.id
+
+
+def city_figures(rows: Sequence[Sequence], cities: Sequence[str],
+                 doubted: Collection[tuple[int, int]] = ()) -> list[list]:
+    """[activities, participants, products, sales] per city (official order), then the province.
+
+    Sums are exact (Decimal) and skip unparsed (empty) metrics and doubted cells ((row index, column));
+    a sum over nothing parsed stays empty, not 0.
+    """
+    mine: dict[str, list[int]] = {city: [] for city in cities}
+    for n, row in enumerate(rows):
+        mine.setdefault(row[1], []).append(n)
+    lines = [_figures([(n, rows[n]) for n in mine[city]], doubted) for city in cities]
+    return [*lines, _figures(list(enumerate(rows)), doubted)]
+
+
+def _figures(numbered: Sequence[tuple[int, Sequence]], doubted: Collection[tuple[int, int]]) -> list:
+    """[activities, exact sum per metric] of (row index, row) pairs."""
+    sums = [plain_figure(figure_sum(row[column] for n, row in numbered if (n, column) not in doubted))
+            for column in METRIC_COLUMNS]
+    return [len(numbered), *sums]
+
+
+def state_label(state: ReportState | None, deadline: Deadline) -> str:
+    """按时/逾期/未报/待报; "—" when an optional report was not sent (nothing is owed), as `status`."""
+    if state is None:
+        return ""
+    return "—" if state.state == "missing" and not deadline.required else STATE_ZH[state.state]
+
+
+def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[Sequence],
+                  doubted: Collection[tuple[int, int]] = ()) -> list[list]:
+    """One line per city: state and first received date per deadline, then its figures; then 全省合计."""
+    by_key = {(s.city, s.deadline): s for s in states}
+    names = [c.name for c in config.cities]
+    figures = city_figures(rows, names, doubted)
+    lines = []
+    for name, numbers in zip(names, figures):
+        cells: list = [name]
+        for d in config.deadlines:
+            s = by_key.get((name, d.id))
+            first = s.first_received_at if s else None
+            cells += [state_label(s, d), first.astimezone(config.tz).date().isoformat() if first else ""]
+        lines.append(cells + numbers)
+    total: list = [TOTAL_ZH]
+    for d in config.deadlines:
+        reported = sum(1 for s in states if s.deadline == d.id and s.state in ("on_time", "late"))
+        total += [f"已报 {reported}/{len(names)}", ""]
+    return lines + [total + figures[-1]]
+
+
+def superseded(result: dict, counted: dict[tuple[str, str], int], received: dict[int, datetime]) -> bool:
+    """A report version older than the one whose rows count: its problems were fixed by a resend."""
+    key = (result["city"], result["deadline"])
+    current = counted.get(key)
+    return (bool(result["is_report"]) and current is not None and current != result["message"]
+            and current in received and result["received_at"] < received[current])
+
+
+def contact_of(units_json: str, file: str) -> tuple[str, str]:
+    """(联系人, 联系电话) the city wrote on its table, preferring the problem's own file."""
+    units = json.loads(units_json or "[]")
+    unit = next((u for u in units if u.get("file") == file), None) or next(iter(units), None)
+    if not unit:
+        return "", ""
+    person = unit.get("contact", "") + (f"（{unit['title']}）" if unit.get("title") else "")
+    return person, unit.get("phone", "")
+
+
+def problem_rows(config: Config, states: Sequence[ReportState], results: Iterable[dict],
+                 problems: Iterable[dict]) -> list[list]:
+    """Open problems (PROBLEM_COLUMNS), cities in official order; superseded versions left out."""
+    results_by_id = {r["message"]: r for r in results}
+    received = {m: r["received_at"] for m, r in results_by_id.items()}
+    counted = {(s.city, s.deadline): s.message for s in states if s.message}
+    city_rank = {c.name: i for i, c in enumerate(config.cities)}
+    deadline_rank = {d.id: i for i, d in enumerate(config.deadlines)}
+    found = []
+    for order, p in enumerate(problems):
+        r = results_by_id.get(p["message"])
+        if r is None or superseded(r, counted, received):
+            continue
+        title = config.deadline(r["deadline"]).title if r["deadline"] in deadline_rank else ""
+        at = r["received_at"].astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+        line = [r["city"] or "未归属", title, at, r["sender"], r["subject"], p["file"], p["row"],
+                p["message_zh"], *contact_of(r["units"], p["file"]), p["code"]]
+        rank = (city_rank.get(r["city"], len(city_rank)), deadline_rank.get(r["deadline"], len(deadline_rank)),
+                r["received_at"], p["message"], order)
+        found.append((rank, line))
+    found.sort(key=lambda item: item[0])
+    return [[n, *line] for n, (_, line) in enumerate(found, start=1)]
+
+
+def reporting_unit(organiser: str) -> str:
+    """填报单位 of the consolidated table: the 厅 signs it, not its 处 (e.g. 电子商务处)."""
+    return organiser[:organiser.index("厅") + 1] if "厅" in organiser else organiser
+
+
+def build_summary(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
+                  results: Sequence[dict], problems: Iterable[dict]) -> Summary:
+    """The Summary for one deadline from the store's records (results already limited to `now`).
+
+    rows: of the counted versions, and of the versions they superseded (for the jump check).
+    """
+    rows_by_message = _by_message(rows)
+    received = {r["message"]: r["received_at"] for r in results}
+    table = summary_rows(config, states, deadline, rows_by_message, received)
+    doubted = figure_doubts(config, states, deadline, rows_by_message, results)
+    cells = doubted_cells(config, states, deadline, rows_by_message, doubted)
+    newest = max(received.values(), default=None)
+    start = datetime.combine(config.campaign.start or config.deadline(deadline).due, time(0), tzinfo=config.tz)
+    return Summary(
+        campaign=config.campaign.name, unit=reporting_unit(config.campaign.organiser),
+        deadline=config.deadline(deadline), deadlines=tuple(config.deadlines),
+        as_of=newest.astimezone(config.tz) if newest else start,
+        rows=table, overview=overview_rows(config, states, table, cells),
+        problems=problem_rows(config, states, results, with_doubts(problems, doubted)), doubted=cells)
+
+
+def with_doubts(problems: Iterable[dict], doubted: Mapping[FigureKey, Problem]) -> list[dict]:
+    """The stored problems plus those of doubted figures not stored (a jump is only seen here, and rows
+    derived before a bound changed carry none), each once."""
+    found = list(problems)
+    seen = {(p["message"], p["code"], p["message_zh"]) for p in found}
+    for (message, _, _), problem in doubted.items():
+        if (message, problem.code, problem.message_zh) not in seen:
+            seen.add((message, problem.code, problem.message_zh))
+            found.append(dict(message=message, code=problem.code, message_zh=problem.message_zh,
+                              detail=problem.detail, file=problem.file, row=problem.row))
+    return found
