@@ -9,9 +9,8 @@ from typing import Sequence
 from ..config import Config
 from ..model import ReportState
 from ..store import Store
+from .labels import STATE_ZH, state_label
 from .track import report_states, versions_from_results
-
-STATE_ZH = {"on_time": "按时", "late": "逾期", "missing": "未报", "pending": "待报"}
 
 
 def load_states(store: Store, config: Config, now: datetime) -> list[ReportState]:
@@ -53,9 +52,9 @@ def pad(text: str, width: int) -> str:
 
 
 def _cell(state: ReportState, config: Config) -> str:
-    if state.state == "missing" and not config.deadline(state.deadline).required:
-        return "—"  # optional report (only cities running sub-venues): nothing is owed
-    label = STATE_ZH[state.state]
+    label = state_label(config, state.city, config.deadline(state.deadline), state.state)
+    if label == STATE_ZH["n/a"]:
+        return label
     if state.first_received_at is not None:
         label += f" {state.first_received_at.astimezone(config.tz):%m-%d}"
     if state.rows:

@@ -11,12 +11,12 @@ from typing import Any
 
 from ..clock import end_of_day
 from ..config import City, Config, Deadline
+from ..decide.labels import STATE_ZH, shown_state
 from ..model import Outgoing, ReportState
 from .calendar import WorkCalendar
 from .remind import deadline_context
 from .render import KIND_LABELS, Renderer, common_context, default_renderer
 
-STATE_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未报", "pending": "待报", "n/a": "—"}
 # (background, text) per state; inline because webmail (163, QQ, Outlook) drops <style>.
 STATE_COLOURS = {
     "on_time": ("#e6f4ea", "#137333"),
@@ -141,12 +141,10 @@ def poll_health(config: Config, now: datetime, last_ok: datetime | None,
 
 def _cell(config: Config, city: City, deadline: Deadline, state: ReportState | None,
           now: datetime) -> dict[str, Any]:
-    name = state.state if state else _default_state(config, deadline, now)
-    if not deadline.required and name in ("missing", "pending") and not _asked(config, city):
-        name = "n/a"  # optional report: silence from a city not running sub-venues is fine
+    name = shown_state(config, city.name, deadline, state.state if state else _default_state(config, deadline, now))
     when = (state.first_received_at or state.received_at) if state else None
     bg, fg = STATE_COLOURS.get(name, STATE_COLOURS["pending"])
-    return {"deadline": deadline.id, "state": name, "label": STATE_LABELS.get(name, name),
+    return {"deadline": deadline.id, "state": name, "label": STATE_ZH[name],
             "date": _local(when, config) if when else None,
             "versions": state.versions if state else 0, "rows": state.rows if state else 0,
             "problems": len(state.problems) if state else 0, "bg": bg, "fg": fg}
@@ -155,11 +153,6 @@ def _cell(config: Config, city: City, deadline: Deadline, state: ReportState | N
 def _default_state(config: Config, deadline: Deadline, now: datetime) -> str:
     # No state from track for this pair: judge from the clock alone.
     return "missing" if now >= end_of_day(deadline.due, config.tz) else "pending"
-
-
-def _asked(config: Config, city: City) -> bool:
-    wanted = set(config.reminders.plan_cities)
-    return bool(wanted & set(city.names))
 
 
 def _arrival(config: Config, arrival: dict) -> dict[str, Any]:

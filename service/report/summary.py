@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 from ..config import Config, Deadline
+from ..decide.labels import state_label as label_of
 from ..decide.plausibility import FigureKey, city_doubts, is_counted
-from ..decide.status import STATE_ZH
 from ..figures import figure_sum, plain_figure
 from ..model import Problem, ReportState
 
@@ -179,11 +179,9 @@ def _figures(numbered: Sequence[tuple[int, Sequence]], doubted: Collection[tuple
     return [len(numbered), *sums]
 
 
-def state_label(state: ReportState | None, deadline: Deadline) -> str:
-    """按时/逾期/未报/待报; "—" when an optional report was not sent (nothing is owed), as `status`."""
-    if state is None:
-        return ""
-    return "—" if state.state == "missing" and not deadline.required else STATE_ZH[state.state]
+def state_label(config: Config, state: ReportState | None, deadline: Deadline) -> str:
+    """按时/逾期/未报/待报, or "—" for an optional report nobody owes (decide/labels.py, as status and the digest)."""
+    return label_of(config, state.city, deadline, state.state) if state else ""
 
 
 def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[Sequence],
@@ -198,7 +196,7 @@ def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[
         for d in config.deadlines:
             s = by_key.get((name, d.id))
             first = s.first_received_at if s else None
-            cells += [state_label(s, d), first.astimezone(config.tz).date().isoformat() if first else ""]
+            cells += [state_label(config, s, d), first.astimezone(config.tz).date().isoformat() if first else ""]
         lines.append(cells + numbers)
     total: list = [TOTAL_ZH]
     for d in config.deadlines:
