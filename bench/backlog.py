@@ -79,7 +79,7 @@ def startup_seconds() -> float:
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import service.cli, service.fetch_imap"], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-c", "import service.cli, service.ingest.imap"], cwd=ROOT, check=True,
                        env=cli_env())
         times.append(time.perf_counter() - start)
     return sorted(times)[1]

@@ -5,7 +5,7 @@ address-space limit (limits.max_worker_memory_mb) and a wall-time limit (limits.
 A worker that dies (a native reader's abort, the memory limit), is killed or runs out of time costs only
 the message it was on: pebble replaces the worker, the message is quarantined, and the batch goes on.
 Workers are forked (the CLI is single-threaded) or, from the threaded worker, come from a forkserver
-that preloads service.derive.
+that preloads service.ingest.derive.
 """
 from __future__ import annotations
 

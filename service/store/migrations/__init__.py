@@ -7,7 +7,7 @@ older one is upgraded at start only when every pending revision says `safe_at_st
 
 Changing schema.metadata: draft a revision with autogenerate against a database at HEAD, set its
 `safe_at_start`, and move HEAD. In Python:
-    from alembic import command; from service.migrations import alembic_config
+    from alembic import command; from service.store.migrations import alembic_config
     cfg = alembic_config(); cfg.set_main_option("sqlalchemy.url", "sqlite:///var/service.db")
     command.revision(cfg, "what changed", autogenerate=True, rev_id="0003")
 """

@@ -1,4 +1,4 @@
-"""Alembic environment: migrates the connection service.migrations hands over (there is no alembic.ini).
+"""Alembic environment: migrates the connection service.store.migrations hands over (there is no alembic.ini).
 
 Without one (a developer generating a revision) it connects to the config's `sqlalchemy.url`.
 """
