@@ -188,13 +188,16 @@ def send_receipt(app: App, outcome: pipeline.Outcome, window_from: datetime | No
     if not outcome.is_new or outcome.parsed is None or outcome.attribution is None:
         return "skipped"
     message, attribution = outcome.parsed, outcome.attribution
-    planned = plan_receipt(
-        app.config, message_id=message.message_id, sender=message.sender, subject=message.subject,
-        received_at=attribution.received_at, city=attribution.city if attribution.is_report else None,
-        deadline=attribution.deadline, rows=outcome.rows, problems=list(outcome.problems),
-        auto_generated=message.auto_generated, now=app.clock(), renderer=app.renderer, window_from=window_from,
-        replaces=replaced_version(app, outcome.message, attribution.city if attribution.is_report else None,
-                                  attribution.deadline, attribution.received_at))
+    city = attribution.city if attribution.is_report else None
+    letter = dict(message_id=message.message_id, sender=message.sender, subject=message.subject,
+                  received_at=attribution.received_at, city=city, deadline=attribution.deadline, rows=outcome.rows,
+                  problems=list(outcome.problems), auto_generated=message.auto_generated, now=app.clock(),
+                  renderer=app.renderer, window_from=window_from)
+    planned = plan_receipt(app.config, **letter)
+    if planned is not None:  # only then ask the store which version it replaces (a backfill asks nothing)
+        replaces = replaced_version(app, outcome.message, city, attribution.deadline, attribution.received_at)
+        if replaces is not None:
+            planned = plan_receipt(app.config, **letter, replaces=replaces)
     if planned is None:
         return "skipped"
     return send_limited(app, planned, app.clock())
