@@ -96,9 +96,15 @@ _PROBLEM_VALUES = itemgetter(*PROBLEM_FIELDS)
 METRIC_FIELDS = ("participants", "products", "sales_wan")  # Decimal in memory, Float in the table
 
 
+_TEXT_VALUES = itemgetter(*ROW_FIELDS[:-len(METRIC_FIELDS)])
+assert ROW_FIELDS[-len(METRIC_FIELDS):] == METRIC_FIELDS  # the figures close a row
+
+
 def _stored_row(row: dict) -> tuple:
-    """A derived row in ROW_FIELDS order, its Decimal figures as the Float columns take them."""
-    return tuple(stored_figure(row[f]) if f in METRIC_FIELDS else row[f] for f in ROW_FIELDS)
+    """A derived row in ROW_FIELDS order, its Decimal figures as the Float columns take them
+    (one itemgetter and three conversions: 200,000 rows per backlog)."""
+    return (*_TEXT_VALUES(row), stored_figure(row["participants"]), stored_figure(row["products"]),
+            stored_figure(row["sales_wan"]))
 
 
 def _insert_plain(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
