@@ -24,6 +24,7 @@ from service.app import App  # noqa: E402
 from service.clock import fixed_clock  # noqa: E402
 from service.config import Config, config_from_dict  # noqa: E402
 from service.report.workbook import export_bytes  # noqa: E402
+from tests.store_helpers import record_one  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "compile.json"
 NOW = "2022-02-10T12:00:00"
@@ -61,7 +62,7 @@ def fill_store(app: App, rows_per_city: int) -> None:
     base = datetime(2022, 2, 3, 9, 0, tzinfo=config.tz)
     for n, city in enumerate(config.cities):
         received = base + timedelta(days=n % 6, minutes=n)
-        pk, _ = app.store.record_message(sha256=f"{n:064x}", message_id=f"<bench{n}@example.gov.cn>", size=1,
+        pk, _ = record_one(app.store, sha256=f"{n:064x}", message_id=f"<bench{n}@example.gov.cn>", size=1,
                                          source_id=f"file:bench{n}.eml", source_received_at=received, now=received)
         result = dict(sender=city.emails[0], subject=f"{city.name}网上年货节活动总结", received_at=received,
                       city=city.name, deadline="summary", is_report=True, auto_generated=False,
@@ -70,7 +71,7 @@ def fill_store(app: App, rows_per_city: int) -> None:
                       units=json.dumps([{"file": "附件1.xlsx", "contact": "王敏", "phone": "13812345678"}]))
         problems = [dict(code="ambiguous_metric", message_zh=f"第 {r} 行活动成效中的数字无法识别", detail="", file="附件1.xlsx",
                          row=r) for r in (7, 9)]
-        app.store.replace_result(pk, result, problems, fake_rows(rng, city.counties, rows_per_city))
+        app.store.replace_results([(pk, result, list(problems), fake_rows(rng, city.counties, rows_per_city))])
 
 
 def timed(action) -> tuple[float, object]:

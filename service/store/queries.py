@@ -138,31 +138,10 @@ class Store:
         self.engine.dispose()
 
     # -- facts: messages and deliveries -------------------------------------------------
-    def record_message(self, *, sha256: str, message_id: str, size: int, source_id: str,
-                       source_received_at: datetime | None, now: datetime) -> tuple[int, bool]:
-        """Record an archived message and where it came from; returns (id, is_new)."""
-        with self.engine.begin() as conn:
-            existing = conn.execute(select(messages.c.id).where(messages.c.sha256 == sha256)).scalar()
-            is_new = existing is None
-            if is_new:
-                duplicate_of = None
-                if message_id:
-                    duplicate_of = conn.execute(
-                        select(func.min(messages.c.id)).where(messages.c.message_id == message_id)
-                    ).scalar()
-                existing = conn.execute(insert(messages).values(
-                    sha256=sha256, message_id=message_id, size=size, ingested_at=now,
-                    source_received_at=source_received_at, duplicate_of=duplicate_of,
-                )).inserted_primary_key[0]
-            if source_id and not conn.execute(
-                select(deliveries.c.source_id).where(deliveries.c.source_id == source_id)
-            ).first():
-                conn.execute(insert(deliveries).values(source_id=source_id, message=existing, seen_at=now))
-        return int(existing), is_new
-
     def record_messages(self, found: list[dict], now: datetime,
                         marks: dict[str, tuple[int, int]] | None = None) -> list[tuple[StoredMessage, bool]]:
-        """record_message for a batch, and the IMAP watermarks (folder -> (uidvalidity, uid)), in one commit.
+        """Record archived messages and where they came from, and advance the IMAP watermarks
+        (folder -> (uidvalidity, uid); a new UIDVALIDITY resets, nothing moves back), in one commit.
 
         found: dicts of sha256, message_id, size, source_id, source_received_at. Returns (stored, is_new) each.
         A message another process recorded meanwhile (two imports at once) comes back not new.
@@ -228,11 +207,6 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
-    def stored_message(self, message: int) -> StoredMessage:
-        with self.engine.connect() as conn:
-            r = conn.execute(select(messages).where(messages.c.id == message)).one()
-            return StoredMessage(r.id, r.sha256, r.message_id, r.source_received_at, r.ingested_at, r.duplicate_of)
-
     def stored_messages_by_id(self, ids: Iterable[int]) -> list[StoredMessage]:
         """The given messages, oldest first (one query for a batch)."""
         with self.engine.connect() as conn:
@@ -240,14 +214,9 @@ class Store:
             return [_stored(r) for r in found]
 
     # -- derived: results, problems, rows ----------------------------------------------
-    def replace_result(self, message: int, result: dict, found_problems: Iterable[dict],
-                       found_rows: Iterable[dict]) -> None:
-        """Replace everything derived from one message, in one transaction."""
-        self.replace_results([(message, result, list(found_problems), list(found_rows))])
-
     def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
                         quarantined: dict[int, str] | None = None, now: datetime | None = None) -> None:
-        """replace_result for a batch of (message, result, problems, rows), in one transaction
+        """Replace everything derived from a batch of (message, result, problems, rows), in one transaction
         (again when another process wrote the same message's results first: the last one stands).
 
         `quarantined` (message -> reason) are the batch's messages set aside; the others leave the
@@ -275,11 +244,6 @@ class Store:
             row_values = [(m, i, *_stored_row(r)) for m, _, _, found in derived for i, r in enumerate(found)]
             if row_values:
                 _insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
-
-    @staticmethod
-    def _clear_derived(conn: Connection, message: int) -> None:
-        for table in DERIVED:
-            conn.execute(delete(table).where(table.c.message == message))
 
     def clear_all_derived(self) -> None:
         with self.engine.begin() as conn:
@@ -335,11 +299,6 @@ class Store:
         with self.engine.connect() as conn:
             r = conn.execute(select(watermarks).where(watermarks.c.folder == folder)).first()
             return (r.uidvalidity, r.last_uid) if r else None
-
-    def set_watermark(self, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
-        """Advance (or reset on a new UIDVALIDITY) a folder's watermark; never moves it back."""
-        with self.engine.begin() as conn:
-            _advance_watermark(conn, folder, uidvalidity, last_uid, now)
 
     # -- health ------------------------------------------------------------------------
     def set_health(self, key: str, value: str, now: datetime) -> None:

@@ -13,6 +13,7 @@ from service.ingest.derive import Job
 from service.model import Fetched
 from tests.builders import make_email
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
+from tests.store_helpers import record_one, stored
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 2, 10, 12, 0, tzinfo=TZ)
@@ -26,7 +27,7 @@ def report(n: int = 1, rows=SAMPLE_ROWS) -> bytes:
 def archive_only(app, raw: bytes, source_id: str) -> int:
     """What a crash right after the archive commit leaves behind: bytes and record, nothing derived."""
     digest = app.archive.store(raw)
-    pk, _ = app.store.record_message(sha256=digest, message_id=pipeline.header_message_id(raw), size=len(raw),
+    pk, _ = record_one(app.store, sha256=digest, message_id=pipeline.header_message_id(raw), size=len(raw),
                                      source_id=source_id, source_received_at=None, now=NOW)
     return pk
 
@@ -50,7 +51,7 @@ def test_reprocess_rebuilds_everything_from_the_archive(app):
 
 def test_a_message_that_fails_inside_the_pipeline_is_recorded_and_the_others_go_on(app):
     broken = archive_only(app, report(1), "x")
-    app.archive.path_for(app.store.stored_message(broken).sha256).unlink()  # the disk lost it
+    app.archive.path_for(stored(app.store, broken).sha256).unlink()  # the disk lost it
     counts = jobs.ingest_all(app, [Fetched("y", report(2))])
     problems = app.store.problems([broken])
     assert [p["code"] for p in problems] == ["internal_error"]
@@ -87,7 +88,7 @@ def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
     fetched = [Fetched("big", big), Fetched("small", report(2))]
     outcomes = [o for batch in pipeline.ingest_batches(app, fetched, deriver) for o in batch]
     assert [(len(j.raw), bool(j.sha256)) for j in deriver.jobs] == [(0, True), (len(report(2)), False)]
-    assert deriver.jobs[0].sha256 == app.store.stored_message(outcomes[0].message).sha256
+    assert deriver.jobs[0].sha256 == stored(app.store, outcomes[0].message).sha256
     assert [o.rows for o in outcomes] == [len(SAMPLE_ROWS), len(SAMPLE_ROWS)]
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from service.ingest.derive import empty_result
 from service.store import Store
+from tests.store_helpers import record_one, stored
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 1, 5, 9, 0, tzinfo=TZ)
@@ -21,9 +22,9 @@ def open_store(where: Path | str) -> Store:
 
 def test_the_same_bytes_are_recorded_once_however_often_delivered(database_url):
     store = open_store(database_url)
-    first = store.record_message(sha256="a" * 64, message_id="<1@x>", size=10, source_id="imap:INBOX:1:1",
+    first = record_one(store, sha256="a" * 64, message_id="<1@x>", size=10, source_id="imap:INBOX:1:1",
                                  source_received_at=NOW, now=NOW)
-    again = store.record_message(sha256="a" * 64, message_id="<1@x>", size=10, source_id="imap:INBOX:1:2",
+    again = record_one(store, sha256="a" * 64, message_id="<1@x>", size=10, source_id="imap:INBOX:1:2",
                                  source_received_at=NOW, now=NOW)
     assert first == (1, True) and again == (1, False)
     assert store.has_delivery("imap:INBOX:1:2") and len(store.stored_messages()) == 1
@@ -31,24 +32,24 @@ def test_the_same_bytes_are_recorded_once_however_often_delivered(database_url):
 
 def test_other_bytes_with_a_known_message_id_are_kept_as_a_duplicate(database_url):
     store = open_store(database_url)
-    store.record_message(sha256="a" * 64, message_id="<1@x>", size=10, source_id="s1",
+    record_one(store, sha256="a" * 64, message_id="<1@x>", size=10, source_id="s1",
                          source_received_at=None, now=NOW)
-    pk, is_new = store.record_message(sha256="b" * 64, message_id="<1@x>", size=11, source_id="s2",
+    pk, is_new = record_one(store, sha256="b" * 64, message_id="<1@x>", size=11, source_id="s2",
                                       source_received_at=None, now=NOW)
-    assert is_new and store.stored_message(pk).duplicate_of == 1
+    assert is_new and stored(store, pk).duplicate_of == 1
 
 
 def test_times_come_back_aware_and_equal(database_url):
     store = open_store(database_url)
-    pk, _ = store.record_message(sha256="c" * 64, message_id="", size=1, source_id="",
+    pk, _ = record_one(store, sha256="c" * 64, message_id="", size=1, source_id="",
                                  source_received_at=NOW, now=NOW)
-    got = store.stored_message(pk).source_received_at
+    got = stored(store, pk).source_received_at
     assert got == NOW and got.tzinfo is not None and got.utcoffset() == timedelta(0)
 
 
 def test_derived_rows_and_problems_are_replaced_not_added(database_url):
     store = open_store(database_url)
-    pk, _ = store.record_message(sha256="d" * 64, message_id="<4@x>", size=1, source_id="",
+    pk, _ = record_one(store, sha256="d" * 64, message_id="<4@x>", size=1, source_id="",
                                  source_received_at=NOW, now=NOW)
     result = empty_result(NOW, subject="总结")
     row = dict(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区", organiser="芙蓉区商务局",
@@ -65,10 +66,10 @@ def test_derived_rows_and_problems_are_replaced_not_added(database_url):
 
 def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(database_url):
     store = open_store(database_url)
-    store.set_watermark("INBOX", 7, 10, NOW)
-    store.set_watermark("INBOX", 7, 5, NOW)
+    store.record_messages([], NOW, {"INBOX": (7, 10)})
+    store.record_messages([], NOW, {"INBOX": (7, 5)})
     assert store.get_watermark("INBOX") == (7, 10)
-    store.set_watermark("INBOX", 8, 2, NOW)
+    store.record_messages([], NOW, {"INBOX": (8, 2)})
     assert store.get_watermark("INBOX") == (8, 2)
 
 

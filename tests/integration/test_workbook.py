@@ -26,6 +26,7 @@ from service.report.summary import COLUMNS, PROBLEM_COLUMNS
 from service.report.workbook import csv_bytes, export_bytes, summary_workbook_bytes, write_atomically
 from tests.builders import make_email
 from tests.table_builders import SAMPLE_ROWS, make_csv, make_xlsx, template_rows
+from tests.store_helpers import record_one
 
 TZ = ZoneInfo("Asia/Shanghai")
 CITIES = ["长沙市", "株洲市", "湘潭市", "衡阳市", "邵阳市", "岳阳市", "常德市", "张家界市", "益阳市", "郴州市",
@@ -140,12 +141,12 @@ def test_the_problem_sheet_tells_staff_whom_to_call(app):
 def record_report(app, n: int, city: str, received: datetime, rows: list[dict], *, sender: str = "",
                   subject: str = "报送", problems: list[dict] = ()) -> None:
     """A report as the pipeline records it, straight into the store (for data no mail builder makes)."""
-    pk, _ = app.store.record_message(sha256=f"{n:064x}", message_id=f"<{n}@example.gov.cn>", size=1,
+    pk, _ = record_one(app.store, sha256=f"{n:064x}", message_id=f"<{n}@example.gov.cn>", size=1,
                                      source_id=f"test:{n}", source_received_at=received, now=received)
     result = dict(sender=sender or f"{n}@example.gov.cn", subject=subject, received_at=received, city=city,
                   deadline="summary", is_report=True, auto_generated=False, unregistered_sender=False,
                   city_source="sender", deadline_source="keyword", tables=1, attachments="[]", units="[]")
-    app.store.replace_result(pk, result, list(problems), rows)
+    app.store.replace_results([(pk, result, list(problems), list(rows))])
 
 
 def stored_row(text: str, i: int, file: str = "附件1.xlsx", **metrics) -> dict:
