@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from datetime import date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -188,9 +189,7 @@ def remind_summary(run: jobs.RemindRun, dry_run: bool, verbose: bool) -> str:
 
 def stale_by_deadline(stale: Sequence) -> str:
     """"summary 28，progress 14": stale reminders counted per deadline, in order of appearance."""
-    counts: dict[str, int] = {}
-    for out in stale:
-        counts[out.deadline or ""] = counts.get(out.deadline or "", 0) + 1
+    counts = Counter(out.deadline or "" for out in stale)  # a Counter keeps the order of first appearance
     return "，".join(f"{deadline} {n}" for deadline, n in counts.items())
 
 

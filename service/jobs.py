@@ -145,17 +145,18 @@ def retry_receipts(app: App) -> int:
         return 0
     now, sent = app.clock(), 0
     stored = {f"receipt:{r['message_id']}": r for r in app.store.results() if r["message_id"]}
+    row_counts = app.store.row_counts()  # once for all the waiting receipts
     with app.sender.batch() as circuit:
         for record in waiting:
             if circuit.open_reason():
                 break  # still unreachable: they wait for the next poll, their errors kept
-            sent += _retry_receipt(app, record.key, stored.get(record.key), now)
+            sent += _retry_receipt(app, record.key, stored.get(record.key), row_counts, now)
     return sent
 
 
-def _retry_receipt(app: App, key: str, result: dict | None, now: datetime) -> int:
+def _retry_receipt(app: App, key: str, result: dict | None, row_counts: dict[int, int], now: datetime) -> int:
     """1 when the receipt `key` went out now."""
-    planned = replanned_receipt(app, result, now) if result else None
+    planned = replanned_receipt(app, result, row_counts.get(result["message"], 0), now) if result else None
     if planned is None:
         app.store.record_send_result(
             key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
@@ -163,16 +164,26 @@ def _retry_receipt(app: App, key: str, result: dict | None, now: datetime) -> in
     return int(send_limited(app, planned, now) == "sent")
 
 
-def replanned_receipt(app: App, result: dict, now: datetime) -> Outgoing | None:
+def replanned_receipt(app: App, result: dict, rows: int, now: datetime) -> Outgoing | None:
     """The receipt for a stored result, planned as send_receipt plans it at ingest."""
     problems = [Problem(p["code"], p["message_zh"], p["detail"], p["file"], p["row"])
                 for p in app.store.problems([result["message"]])]
-    return plan_receipt(
-        app.config, message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
-        received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
-        deadline=result["deadline"], rows=app.store.row_counts().get(result["message"], 0), problems=problems,
-        auto_generated=result["auto_generated"], now=now, renderer=app.renderer,
-        replaces=replaced_version(app, result["message"], result["city"], result["deadline"], result["received_at"]))
+    letter = dict(message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
+                  received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
+                  deadline=result["deadline"], rows=rows, problems=problems,
+                  auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
+    return planned_receipt(app, letter, result["message"])
+
+
+def planned_receipt(app: App, letter: dict, message: int) -> Outgoing | None:
+    """plan_receipt for one message; the version it replaces is asked of the store only for a receipt
+    that goes out (a backlog import asks nothing)."""
+    planned = plan_receipt(app.config, **letter)
+    if planned is not None:
+        replaces = replaced_version(app, message, letter["city"], letter["deadline"], letter["received_at"])
+        if replaces is not None:
+            planned = plan_receipt(app.config, **letter, replaces=replaces)
+    return planned
 
 
 def replaced_version(app: App, message: int, city: str | None, deadline: str | None,
@@ -193,11 +204,7 @@ def send_receipt(app: App, outcome: pipeline.Outcome, window_from: datetime | No
                   received_at=attribution.received_at, city=city, deadline=attribution.deadline, rows=outcome.rows,
                   problems=list(outcome.problems), auto_generated=message.auto_generated, now=app.clock(),
                   renderer=app.renderer, window_from=window_from)
-    planned = plan_receipt(app.config, **letter)
-    if planned is not None:  # only then ask the store which version it replaces (a backfill asks nothing)
-        replaces = replaced_version(app, outcome.message, city, attribution.deadline, attribution.received_at)
-        if replaces is not None:
-            planned = plan_receipt(app.config, **letter, replaces=replaces)
+    planned = planned_receipt(app, letter, outcome.message)
     if planned is None:
         return "skipped"
     return send_limited(app, planned, app.clock())

@@ -148,9 +148,7 @@ def _extent(refs: list[tuple[bytes, bytes]]) -> tuple[int, int]:
 
 
 def _plainly_written(xml: bytes) -> bool:
-    """Every cell written as Excel, WPS and openpyxl do: <c r="B7" ...>, no prefix, a well-formed reference.
-
-    """
+    """Every cell written as Excel, WPS and openpyxl do: <c r="B7" ...>, no prefix, a well-formed reference."""
     return not (_UNPLAIN_CELL.search(xml) or _UNPLAIN_REF.search(xml) or _PREFIXED_CELL.search(xml))
 
 
