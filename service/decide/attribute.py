@@ -84,16 +84,15 @@ def deadline_by_date(received_at: datetime, deadlines: Sequence[Deadline], confi
     return ordered[-1]
 
 
-def _pick_deadline(message: Message, tables: Sequence[Table], received_at: datetime,
-                   config: Config) -> tuple[Deadline, str]:
+def _pick_deadline(message: Message, received_at: datetime, config: Config) -> tuple[Deadline, str]:
+    """Keywords (subject, then attachment names), else the date. The table is no clue: a city that
+    sends its progress report with a table and a neutral subject must not be counted for the summary."""
     by_subject = deadline_by_keywords([message.subject], config.deadlines)
     if by_subject is not None:
         return by_subject, "keyword"
     by_names = deadline_by_keywords([a.filename for a in message.attachments], config.deadlines)
     if by_names is not None:
         return by_names, "keyword"
-    if tables:  # the 附件1 statistics table only belongs to one deadline
-        return config.table_deadline, "table"
     return deadline_by_date(received_at, config.deadlines, config), "date"
 
 
@@ -117,7 +116,7 @@ def attribute_message(message: Message, tables: Sequence[Table], received_at: da
         problems.append(Problem("unregistered_sender",
                                 f"发件人 {message.sender} 未登记为{city.name}的报送邮箱，请核实",
                                 detail=f"city found in {city_source}"))
-    deadline, deadline_source = _pick_deadline(message, tables, received_at, config)
+    deadline, deadline_source = _pick_deadline(message, received_at, config)
     reportable = [a for a in message.attachments if a.kind not in _NOT_A_REPORT_KINDS]
     if not reportable:
         problems.append(Problem("no_attachment", "邮件未附带可读取的附件，不计为报送，请补发附件"))

@@ -80,11 +80,14 @@ def test_the_deadline_comes_from_keywords_else_from_the_date(config, subject, re
     assert (a.deadline, a.deadline_source) == (deadline, source)
 
 
-def test_a_message_with_the_statistics_table_belongs_to_the_table_deadline(config):
+def test_a_statistics_table_is_no_clue_to_the_deadline(config):
+    """A progress report sent on 01-04 with a table and a neutral subject is a progress report."""
     m = message(sender="changsha@example.gov.cn", subject="长沙市材料")
     table = Table("附件1.xlsx", "Sheet1", ())
-    a = attribute_message(m, [table], at("2022-01-02T10:00"), config)
-    assert (a.deadline, a.deadline_source) == ("summary", "table")
+    a = attribute_message(m, [table], at("2022-01-04T10:00"), config)
+    assert (a.deadline, a.deadline_source) == ("progress", "date")
+    late = attribute_message(m, [table], at("2022-01-06T10:00"), config)
+    assert (late.deadline, late.deadline_source) == ("summary", "date")
 
 
 def test_a_mail_without_attachment_is_recorded_as_a_problem_not_a_report(config):
