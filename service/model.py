@@ -153,3 +153,21 @@ class Fetched:
     folder: str = ""  # IMAP folder; "" for a folder source
     uidvalidity: int = 0
     uid: int = 0  # 0 when the source has no UIDs
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A staff correction: a fact, applied over the derived records by every view (never derived)."""
+
+    id: int
+    kind: str  # assign, ignore, confirm-sender, exempt, unexempt, choose, resolve, reopen, undo
+    target: str  # message id, problem number, "city/deadline" or (undo) decision id, as text
+    arguments: dict  # e.g. {"city": "衡阳市", "deadline": "progress"}; {"register": true}
+    by: str  # who took it
+    note: str  # why
+    at: datetime
+    undone_by: int | None = None  # the undo decision that took this one back
+
+    @property
+    def active(self) -> bool:
+        return self.undone_by is None and self.kind != "undo"

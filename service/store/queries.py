@@ -20,11 +20,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..figures import exact_figure, stored_figure
+from .decision_log import DecisionLog, number_problems, problem_fingerprints
 from .schema import (
     DERIVED,
     deliveries,
     health,
     messages,
+    problem_numbers,
     problems,
     purged,
     quarantine,
@@ -118,7 +120,7 @@ def _insert_plain(conn: Connection, table: Table, columns: tuple[str, ...], valu
         conn.exec_driver_sql(compiled.string, [dict(zip(columns, v)) for v in values])
 
 
-class Store:
+class Store(DecisionLog):
     """Queries over one engine. Each public method is its own transaction unless given `conn`."""
 
     def __init__(self, engine: Engine) -> None:
@@ -238,9 +240,10 @@ class Store:
             for table in DERIVED:
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
             conn.execute(insert(results), [dict(result, message=m) for m, result, _, _ in derived])
-            problem_values = [(m, *_PROBLEM_VALUES(p)) for m, _, found, _ in derived for p in found]
+            problem_values = _numbered_problems(conn, [(m, [_PROBLEM_VALUES(p) for p in found])
+                                                       for m, _, found, _ in derived])
             if problem_values:
-                _insert_plain(conn, problems, ("message", *PROBLEM_FIELDS), problem_values)
+                _insert_plain(conn, problems, ("message", *PROBLEM_FIELDS, "number"), problem_values)
             row_values = [(m, i, *_stored_row(r)) for m, _, _, found in derived for i, r in enumerate(found)]
             if row_values:
                 _insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
@@ -386,7 +389,7 @@ class Store:
             gone = [r[0] for r in conn.execute(select(deliveries.c.source_id).where(deliveries.c.message.in_(ids)))]
             if gone:
                 conn.execute(insert(purged), [dict(source_id=s, purged_at=now) for s in gone])
-            for table in (*DERIVED, deliveries, quarantine):
+            for table in (*DERIVED, deliveries, quarantine, problem_numbers):
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
             conn.execute(delete(messages).where(messages.c.id.in_(ids)))
 
@@ -396,6 +399,13 @@ class Store:
 
 
 CONFLICT_ATTEMPTS = 3  # two imports (or an import and the worker) recording the same mail at once
+
+
+def _numbered_problems(conn: Connection, found: list[tuple[int, list[tuple]]]) -> list[tuple]:
+    """(message, *PROBLEM_FIELDS, number) per problem: numbers stay the same through reprocess."""
+    prints = {m: problem_fingerprints(values) for m, values in found if values}
+    numbers = number_problems(conn, prints)
+    return [(m, *v, numbers[m, f]) for m, values in found if values for v, f in zip(values, prints[m])]
 
 
 def _retried_on_conflict(write: Callable[[], T]) -> T:

@@ -1,7 +1,7 @@
 """The database schema: SQLAlchemy 2 Core tables (service/store/queries.py holds the queries).
 
-Facts (messages, deliveries, sent log, watermarks, health, purged, quarantine) are append/update-only and are
-never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`. Alembic
+Facts (messages, deliveries, sent log, watermarks, health, purged, quarantine, decisions, problem numbers)
+are append/update-only and are never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`. Alembic
 migrations (service/store/migrations/) build exactly this metadata.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -88,6 +89,7 @@ problems = Table(
     Column("detail", Text, nullable=False),
     Column("file", Text, nullable=False),
     Column("row", Integer),
+    Column("number", Integer),  # stable through reprocess: problem_numbers.id
 )
 rows = Table(
     "rows", metadata,
@@ -146,5 +148,23 @@ quarantine = Table(  # messages whose derive blew a bound: derived again only wh
     Column("message", Integer, ForeignKey("messages.id"), primary_key=True),
     Column("reason", Text, nullable=False),
     Column("at", UtcDateTime, nullable=False),
+)
+decisions = Table(  # staff corrections: facts, applied over the derived tables by every view
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),  # assign, ignore, confirm-sender, exempt, unexempt, choose, resolve, ...
+    Column("target", Text, nullable=False),  # message id, problem number, "city/deadline" or decision id
+    Column("arguments", Text, nullable=False),  # JSON object
+    Column("by", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("undone_by", Integer),  # the undo decision that took this one back
+)
+problem_numbers = Table(  # a problem's number stays the same through reprocess (decisions name it)
+    "problem_numbers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    UniqueConstraint("message", "fingerprint", name="uq_problem_numbers_message_fingerprint"),
 )
 DERIVED = (rows, problems, results)
