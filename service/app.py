@@ -41,7 +41,9 @@ class App:
     def source(self) -> Source:
         """The configured mailbox: a local folder (embedded default) or IMAP."""
         if self.config.mailbox.kind == "imap":
-            from .ingest.imap import ImapSource  # imported lazily: only IMAP deployments need it
+            from .ingest.imap import (
+                ImapSource,  # imported lazily: only IMAP deployments need it
+            )
             return ImapSource(self.config.mailbox)
         return FolderSource(self.config.mailbox_folder)
 

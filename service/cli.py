@@ -13,11 +13,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import jobs
+from . import corrections, jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
-from .decide.status import load_states, status_json, status_table
+from .decide.decisions import corrected_result, problem_is_open
+from .decide.status import load_corrections, load_states, status_json, status_table
 from .demo import demo_config, prepare_demo_folder, run_demo
 from .errors import ServiceError
 from .health import health_problems, health_values
@@ -253,7 +254,10 @@ def _health_check(app: App, now) -> int:
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
-    from .worker import run_worker, worker_timeline  # APScheduler loads for this command only
+    from .worker import (  # APScheduler loads for this command only
+        run_worker,
+        worker_timeline,
+    )
 
     start = parse_instant(args.now, config.tz) if args.now is not None else None
     return run_worker(config, worker_timeline(system_clock(config.tz), start, args.speed), standby=args.standby,
@@ -348,9 +352,11 @@ def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_messages(app: App, args: argparse.Namespace) -> int:
-    results = app.store.results()
+    """Every message as the views see it (staff decisions laid over the rules' answer)."""
+    stored, found = app.store.results(), app.store.problems()
+    corrections = load_corrections(app.store, app.config, stored, found)
     problems: dict[int, list[dict]] = {}
-    for p in app.store.problems():
+    for p in found:
         problems.setdefault(p["message"], []).append(p)
     docs = [{
         "id": r["message"], "message_id": r["message_id"], "sender": r["sender"], "subject": r["subject"],
@@ -358,18 +364,22 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
         "city": r["city"], "deadline": r["deadline"], "is_report": r["is_report"],
         "city_source": r["city_source"], "unregistered_sender": r["unregistered_sender"],
         "attachments": json.loads(r["attachments"]),
-        "problems": [{k: p[k] for k in ("code", "message_zh", "file", "row")} for p in problems.get(r["message"], [])],
-    } for r in results]
+        "problems": [{"id": p["number"], **{k: p[k] for k in ("code", "message_zh", "file", "row")},
+                      "resolved": not problem_is_open(p, corrections)} for p in problems.get(r["message"], [])],
+        "ignored": r["message"] in corrections.ignored,
+        "decisions": corrections.by_message.get(r["message"], []),
+    } for r in (corrected_result(s, corrections) for s in stored)]
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
     for d in docs:  # text from mail is escaped: a CR, an ESC or U+202E in a subject cannot rewrite the listing
-        flag = "报送" if d["is_report"] else "—"
+        flag = "已忽略" if d["ignored"] else "报送" if d["is_report"] else "—"
         print(f"#{d['id']} {d['received_at'][:16]} {d['city'] or '未归属'} {d['deadline'] or ''} {flag} "
               f"{escaped(d['sender'])} 《{escaped(d['subject'])}》")
         for p in d["problems"]:
             where = f" [{escaped(p['file'])}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
-            print(f"    ! {escaped(p['message_zh'])}{where}")
+            mark = "✓" if p["resolved"] else "!"
+            print(f"    {mark} 问题{p['id']} {escaped(p['message_zh'])}{where}{'（已处理）' if p['resolved'] else ''}")
     return 0
 
 
@@ -388,6 +398,15 @@ COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
     "migrate": (cmd_migrate, "升级数据库结构 (apply database schema migrations)"),
     "check-mailbox": (cmd_check_mailbox, "检查邮箱登录与文件夹 (log in to the mailbox and list its folders)"),
     "purge": (cmd_purge, "删除某日期之前的邮件与数据 (delete mail and data from before a date)"),
+    "assign": (corrections.cmd_decide, "人工指定邮件的归属或是否计为报送 (say which city/deadline a message is for)"),
+    "ignore": (corrections.cmd_decide, "忽略邮件：垃圾邮件或其他事务 (set a message aside: spam, other business)"),
+    "confirm-sender": (corrections.cmd_decide, "确认未登记发件人代表该市州 (vouch for an unregistered sender)"),
+    "exempt": (corrections.cmd_decide, "登记某市州免报某节点 (excuse a city from a deadline)"),
+    "unexempt": (corrections.cmd_decide, "取消免报 (take an exemption back)"),
+    "choose": (corrections.cmd_decide, "选定某版本为有效版本 (this version is the one in force)"),
+    "resolve": (corrections.cmd_decide, "问题已处理或重新打开 (a problem is dealt with, or open again)"),
+    "decisions": (corrections.cmd_decisions, "人工处理记录 (the audit log of staff decisions)"),
+    "undo": (corrections.cmd_undo, "撤销一项人工处理 (take a decision back)"),
 }
 # These open what they need themselves: the worker takes its lock before the database, migrate
 # must run where opening would refuse, check-mailbox needs no database.
@@ -406,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = {name: sub.add_parser(name, parents=[common], help=text, description=text)
                 for name, (_, text) in COMMANDS.items()}
+    corrections.add_arguments(commands)
     commands["import"].add_argument("paths", nargs="+", help=".eml files, folders or Maildirs")
     commands["poll"].add_argument("--once", action="store_true", help="one poll, then exit (for cron)")
     commands["status"].add_argument("--json", action="store_true", help="machine-readable output")

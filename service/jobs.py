@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from .app import App
-from .decide.status import load_states
+from .decide.decisions import Corrections, corrected_result, describe, problem_is_open
+from .decide.status import load_corrections, load_states
 from .errors import SourceError
 from .ingest import pipeline
 from .ingest.folder import Unreadable
@@ -32,7 +33,13 @@ from .outgoing.digest import build_digest
 from .outgoing.receipt import plan_receipt, within_hourly_limit
 from .outgoing.remind import due_reminders, hold_reason
 from .outgoing.sent_log import record_stale, send_all, send_once
-from .report.summary import Summary, build_summary, counted_totals, latest_deadline_with_rows, version_messages
+from .report.summary import (
+    Summary,
+    build_summary,
+    counted_totals,
+    latest_deadline_with_rows,
+    version_messages,
+)
 
 log = logging.getLogger(__name__)
 HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
@@ -274,16 +281,20 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
     """Everything the digest shows, gathered from the store as at `now`."""
     config, store = app.config, app.store
     states = load_states(store, config, now)
-    results = [r for r in store.results() if r["received_at"] <= now]
+    corrections, results, open_problems = corrected_records(app)
+    results = [r for r in results if r["received_at"] <= now]
     city_of = {r["message"]: r["city"] for r in results}
-    problems = [dict(p, city=city_of.get(p["message"])) for p in store.problems(city_of)
-                if p["code"] not in HUMAN_CODES_EXCLUDED]
+    problems = [dict(p, city=city_of[p["message"]]) for p in open_problems
+                if p["message"] in city_of and p["code"] not in HUMAN_CODES_EXCLUDED]
     row_counts = store.row_counts()
     arrived = [dict(city=r["city"], deadline=r["deadline"], received_at=r["received_at"], subject=r["subject"],
                     rows=row_counts.get(r["message"], 0)) for r in results if r["is_report"] and r["received_at"] > since]
-    unattributed = [dict(sender=r["sender"], subject=r["subject"], received_at=r["received_at"])
+    unattributed = [dict(message=r["message"], sender=r["sender"], subject=r["subject"], received_at=r["received_at"])
                     for r in results if r["city"] is None and not r["auto_generated"]
-                    and r["duplicate_of"] is None]
+                    and r["duplicate_of"] is None and not corrections.decided(r["message"])]
+    decided = [dict(at=d.at, by=d.by, note=d.note,
+                    text=describe(config, d) + (f"（已由 #{d.undone_by} 撤销）" if d.undone_by else ""))
+               for d in store.decisions() if now - timedelta(days=1) < d.at <= now]
     records = store.sent_records(since)
     sent = [dict(kind=s.kind, city=s.city, deadline=s.deadline, sent_at=s.updated_at, status=s.status,
                  error=s.error) for s in records if s.kind != "digest"]
@@ -294,13 +305,21 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
     return dict(states=states, arrived=arrived, problems=problems, unattributed=unattributed, sent=sent,
                 stale=stale, totals=metric_totals(app, states), last_poll_ok=ok[1] if ok else None,
                 last_poll_error=last_error, reminders_held=reminders_held(app),
-                warnings=app.calendar.check_years({d.due.year for d in config.deadlines}))
+                warnings=app.calendar.check_years({d.due.year for d in config.deadlines}), decisions=decided)
+
+
+def corrected_records(app: App) -> tuple[Corrections, list[dict], list[dict]]:
+    """The staff decisions, the results with them laid over, and the problems still open."""
+    results, problems = app.store.results(), app.store.problems()
+    corrections = load_corrections(app.store, app.config, results, problems)
+    return (corrections, [corrected_result(r, corrections) for r in results],
+            [p for p in problems if problem_is_open(p, corrections)])
 
 
 def metric_totals(app: App, states: list[ReportState]) -> dict:
     """Sums of the parsed metrics that count for the table deadline (implausible figures left out)."""
     deadline = app.config.table_deadline.id
-    results = app.store.results()
+    _, results, _ = corrected_records(app)
     rows = app.store.rows(version_messages(results, deadline))
     return counted_totals(app.config, states, deadline, rows, results)
 
@@ -311,15 +330,18 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
     states = load_states(app.store, config, now)
     deadline = deadline or latest_deadline_with_rows(config, states)
     config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    results = [r for r in app.store.results() if r["received_at"] <= now]
+    _, results, open_problems = corrected_records(app)
+    results = [r for r in results if r["received_at"] <= now]
     rows = app.store.rows(version_messages(results, deadline))  # earlier versions too: the jump check
-    problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
+    problems = [p for p in open_problems if p["code"] not in HUMAN_CODES_EXCLUDED]
     return build_summary(config, states, deadline, rows, results, problems)
 
 
 def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:
     """The current consolidated workbook as a digest attachment."""
-    from .report.workbook import summary_workbook_bytes  # openpyxl only when a workbook is wanted
+    from .report.workbook import (
+        summary_workbook_bytes,  # openpyxl only when a workbook is wanted
+    )
 
     summary = compile_summary(app)
     name = f"{app.config.campaign.name}重点活动统计表（截至{now.astimezone(app.config.tz):%m月%d日}）.xlsx"

@@ -117,7 +117,7 @@ class ReportState:
 
     city: str
     deadline: str
-    state: str  # "on_time" | "late" | "missing" | "pending"
+    state: str  # "on_time" | "late" | "missing" | "pending" | "exempt" (staff excused the city)
     received_at: datetime | None = None  # latest counted version (local time)
     first_received_at: datetime | None = None  # first version: decides on time / late
     rows: int = 0
@@ -125,6 +125,9 @@ class ReportState:
     message_id: str = ""  # Message-ID of the version whose rows count
     message: int = 0  # store id of that version (0: none)
     versions: int = 0
+    latest_at: datetime | None = None  # the version in force (local time)
+    decisions: tuple[int, ...] = ()  # staff decisions applied to this report or its versions
+    note: str = ""  # why staff exempted the city, if they did
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,12 @@ from typing import Callable, ContextManager, Iterator
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from tenacity import Retrying, retry_if_exception_type, retry_if_not_exception_type, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    wait_exponential,
+)
 
 from . import jobs
 from .app import App, make_sender

@@ -11,6 +11,7 @@ from ..clock import end_of_day
 from ..config import City, Config, Deadline
 from ..model import Attribution, Message, Problem, Table
 from ..text import fold
+from .decisions import RegisteredSender, sender_registered_at
 
 # Attachments that do not make a mail a report: signature logos, pasted screenshots.
 _NOT_A_REPORT_KINDS = {"image"}
@@ -97,10 +98,14 @@ def _pick_deadline(message: Message, received_at: datetime, config: Config) -> t
 
 
 def attribute_message(message: Message, tables: Sequence[Table], received_at: datetime,
-                      config: Config) -> Attribution:
-    """Decide city, deadline and whether the message counts as a report."""
+                      config: Config, registered: Sequence[RegisteredSender] = ()) -> Attribution:
+    """Decide city, deadline and whether the message counts as a report.
+
+    registered: addresses staff added to a city's known senders, each from the moment they did."""
     problems: list[Problem] = []
     city = city_of_sender(message.sender, config.cities)
+    if city is None and (staff_city := sender_registered_at(registered, message.sender, received_at)):
+        city = config.city(staff_city)
     city_source, unregistered = "sender", False
     if city is None:
         city, city_source = _city_from_content(message, tables, config.cities)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..config import City, Config, Deadline
 
-STATE_ZH = {"on_time": "按时", "late": "逾期", "missing": "未报", "pending": "待报", "n/a": "—"}
+STATE_ZH = {"on_time": "按时", "late": "逾期", "missing": "未报", "pending": "待报", "exempt": "免报", "n/a": "—"}
 
 
 def owes_report(config: Config, city: City, deadline: Deadline) -> bool:

@@ -9,14 +9,23 @@ from typing import Sequence
 from ..config import Config
 from ..model import ReportState
 from ..store import Store
+from .decisions import Corrections, corrections_from
 from .labels import STATE_ZH, state_label
 from .track import report_states, versions_from_results
 
 
 def load_states(store: Store, config: Config, now: datetime) -> list[ReportState]:
-    """Every city's state for every deadline as the service would have said at `now`."""
-    versions = versions_from_results(store.results(), store.problems(), store.row_counts())
-    return report_states(config, versions, now)
+    """Every city's state for every deadline as the service would have said at `now`, staff decisions applied."""
+    results, problems = store.results(), store.problems()
+    corrections = load_corrections(store, config, results, problems)
+    versions = versions_from_results(results, problems, store.row_counts(), corrections)
+    return report_states(config, versions, now, corrections)
+
+
+def load_corrections(store: Store, config: Config, results: list[dict], problems: list[dict]) -> Corrections:
+    """The staff decisions over these results and problems (a target no longer there is stale)."""
+    return corrections_from(store.decisions(), config, {r["message"] for r in results},
+                            {p["number"] for p in problems if p.get("number") is not None})
 
 
 def status_document(config: Config, states: Sequence[ReportState], now: datetime) -> dict:
@@ -30,9 +39,12 @@ def status_document(config: Config, states: Sequence[ReportState], now: datetime
                     "state": s.state,
                     "received_at": s.first_received_at.isoformat() if s.first_received_at else None,
                     "latest_received_at": s.received_at.isoformat() if s.received_at else None,
+                    "latest_at": s.latest_at.isoformat() if s.latest_at else None,
                     "rows": s.rows,
                     "versions": s.versions,
                     "problems": list(s.problems),
+                    "decisions": list(s.decisions),
+                    "note": s.note,
                 }
         cities.append({"city": city.name, "reports": reports})
     return {"campaign": config.campaign.name, "now": now.astimezone(config.tz).isoformat(), "cities": cities}
@@ -55,6 +67,8 @@ def _cell(state: ReportState, config: Config) -> str:
     label = state_label(config, state.city, config.deadline(state.deadline), state.state)
     if label == STATE_ZH["n/a"]:
         return label
+    if state.state == "exempt":
+        return label + (f"（{state.note[:12]}）" if state.note else "")
     if state.first_received_at is not None:
         label += f" {state.first_received_at.astimezone(config.tz):%m-%d}"
     if state.rows:
@@ -73,5 +87,5 @@ def status_table(config: Config, states: Sequence[ReportState], now: datetime) -
     out = [f"{config.campaign.name}  截至 {now.astimezone(config.tz):%Y-%m-%d %H:%M}"]
     for row in [header, *lines]:
         out.append("".join(pad(cell, w) for cell, w in zip(row, widths)).rstrip())
-    out.append("（! 表示该报送有待核实的问题，详见 `messages`；— 表示可选报送未报）")
+    out.append("（! 表示该报送有待核实的问题，详见 `messages`；— 表示可选报送未报；免报为工作人员登记的免于报送）")
     return "\n".join(out)

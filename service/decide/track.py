@@ -1,7 +1,9 @@
 """Track stage: recorded reports + deadlines + now -> ReportState per city and deadline.
 
-A later version from the same city for the same deadline supersedes the earlier one;
-the report is on time if any version arrived by the end of the due day.
+A later version from the same city for the same deadline supersedes the earlier one, except a
+version from an unregistered sender over one from a registered sender (until staff confirm it) and
+except where staff chose the version in force; the report is on time if any version arrived by the
+end of the due day. Staff decisions (service/decide/decisions.py) are laid over the stored results.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Iterable, Sequence
 from ..clock import end_of_day
 from ..config import Config
 from ..model import ReportState
+from .decisions import NO_CORRECTIONS, Corrections, corrected_result, problem_is_open
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class ReportVersion:
     rows: int
     tables: int
     problems: tuple[str, ...] = ()
+    registered: bool = True  # from a known sender, or vouched for by staff
+    decisions: tuple[int, ...] = ()  # staff decisions applied to this message
 
 
 def current_versions(versions: Iterable[ReportVersion], now: datetime) -> dict[tuple[str, str], list[ReportVersion]]:
@@ -47,29 +52,70 @@ def effective_version(versions: Sequence[ReportVersion]) -> ReportVersion:
     return (with_tables or list(versions))[-1]
 
 
-def report_states(config: Config, versions: Iterable[ReportVersion], now: datetime) -> list[ReportState]:
+def version_in_force(versions: Sequence[ReportVersion], corrections: Corrections = NO_CORRECTIONS) -> ReportVersion:
+    """The version whose rows count: the one staff chose (the latest choice), else the effective one
+    among the registered senders' versions (an unregistered sender's resend waits for confirmation)."""
+    chosen = [v for v in versions if v.message in corrections.chosen]
+    if chosen:
+        return max(chosen, key=lambda v: corrections.chosen[v.message].id)
+    return effective_version([v for v in versions if v.registered] or list(versions))
+
+
+def unconfirmed_versions(versions: Sequence[ReportVersion], in_force: ReportVersion) -> list[ReportVersion]:
+    """Later versions from an unregistered sender kept out of force while a registered one stands."""
+    return [v for v in versions if not v.registered and in_force.registered
+            and (v.received_at, v.message) > (in_force.received_at, in_force.message)]
+
+
+def candidate_problem(v: ReportVersion) -> str:
+    return (f"邮件 #{v.message} 来自未登记的邮箱，未替换已登记邮箱报送的版本；"
+            f"如确为该市州报送，请确认发件人（confirm-sender {v.message}）")
+
+
+def report_states(config: Config, versions: Iterable[ReportVersion], now: datetime,
+                  corrections: Corrections = NO_CORRECTIONS) -> list[ReportState]:
     """State of every city for every deadline as the service would have said at `now`."""
     grouped = current_versions(versions, now)
     states = []
     for city in config.cities:
         for deadline in config.deadlines:
-            due_end = end_of_day(deadline.due, config.tz)
-            found = grouped.get((city.name, deadline.id))
+            key = (city.name, deadline.id)
+            found = grouped.get(key)
+            decided = tuple(corrections.by_report.get(key, ()))
             if not found:
-                state = "pending" if now < due_end else "missing"
-                states.append(ReportState(city.name, deadline.id, state))
+                states.append(ReportState(city.name, deadline.id, _silent_state(config, deadline, key, now, corrections),
+                                          decisions=decided, note=_exempt_note(corrections, key)))
                 continue
-            first, latest, counted = found[0], found[-1], effective_version(found)
-            states.append(ReportState(
-                city=city.name, deadline=deadline.id,
-                state="on_time" if first.received_at < due_end else "late",
-                received_at=latest.received_at.astimezone(config.tz),
-                first_received_at=first.received_at.astimezone(config.tz),
-                rows=counted.rows, problems=latest.problems, message_id=counted.message_id,
-                message=counted.message,
-                versions=len(found),
-            ))
+            states.append(_reported_state(config, deadline.due, found, now, corrections, decided))
     return states
+
+
+def _silent_state(config: Config, deadline, key: tuple[str, str], now: datetime, corrections: Corrections) -> str:
+    if key in corrections.exempt:
+        return "exempt"
+    return "pending" if now < end_of_day(deadline.due, config.tz) else "missing"
+
+
+def _exempt_note(corrections: Corrections, key: tuple[str, str]) -> str:
+    exemption = corrections.exempt.get(key)
+    return exemption.note if exemption else ""
+
+
+def _reported_state(config: Config, due, found: list[ReportVersion], now: datetime,
+                    corrections: Corrections, decided: tuple[int, ...]) -> ReportState:
+    first, latest, counted = found[0], found[-1], version_in_force(found, corrections)
+    waiting = unconfirmed_versions(found, counted)
+    return ReportState(
+        city=first.city, deadline=first.deadline,
+        state="on_time" if first.received_at < end_of_day(due, config.tz) else "late",
+        received_at=latest.received_at.astimezone(config.tz),
+        first_received_at=first.received_at.astimezone(config.tz),
+        rows=counted.rows, problems=latest.problems + tuple(candidate_problem(v) for v in waiting),
+        message_id=counted.message_id, message=counted.message, versions=len(found),
+        latest_at=counted.received_at.astimezone(config.tz),
+        decisions=tuple(sorted({*decided, *(d for v in found for d in v.decisions)})),
+        note=_exempt_note(corrections, (first.city, first.deadline)),
+    )
 
 
 def state_of(states: Sequence[ReportState], city: str, deadline: str) -> ReportState:
@@ -79,16 +125,22 @@ def state_of(states: Sequence[ReportState], city: str, deadline: str) -> ReportS
     raise KeyError((city, deadline))
 
 
-def versions_from_results(results: Iterable[dict], problems: Iterable[dict], row_counts: dict[int, int]) -> list[ReportVersion]:
-    """ReportVersions from the store's result records (reports only, duplicates excluded)."""
+def versions_from_results(results: Iterable[dict], problems: Iterable[dict], row_counts: dict[int, int],
+                          corrections: Corrections = NO_CORRECTIONS) -> list[ReportVersion]:
+    """ReportVersions from the store's result records with the staff corrections laid over them
+    (reports only, duplicates excluded; only open problems are carried)."""
     by_message: dict[int, list[str]] = {}
     for p in problems:
-        by_message.setdefault(p["message"], []).append(p["message_zh"])
-    return [
-        ReportVersion(message=r["message"], message_id=r["message_id"], city=r["city"],
-                      deadline=r["deadline"], received_at=r["received_at"],
-                      rows=row_counts.get(r["message"], 0), tables=r["tables"],
-                      problems=tuple(by_message.get(r["message"], ())))
-        for r in results
-        if r["is_report"] and r["duplicate_of"] is None and r["city"] and r["deadline"]
-    ]
+        if problem_is_open(p, corrections):
+            by_message.setdefault(p["message"], []).append(p["message_zh"])
+    versions = []
+    for stored in results:
+        r = corrected_result(stored, corrections)
+        if r["is_report"] and r["duplicate_of"] is None and r["city"] and r["deadline"]:
+            m = r["message"]
+            versions.append(ReportVersion(
+                message=m, message_id=r["message_id"], city=r["city"], deadline=r["deadline"],
+                received_at=r["received_at"], rows=row_counts.get(m, 0), tables=r["tables"],
+                problems=tuple(by_message.get(m, ())), registered=not r["unregistered_sender"],
+                decisions=tuple(corrections.by_message.get(m, ()))))
+    return versions

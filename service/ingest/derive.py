@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ..config import Config
 from ..decide.attribute import attribute_message, received_time
+from ..decide.decisions import RegisteredSender
 from ..decide.plausibility import version_doubts
 from ..decide.validate import validate_rows
 from ..extract import extract_attachments
@@ -30,6 +31,7 @@ class Job:
     source_received_at: datetime | None
     ingested_at: datetime
     sha256: str = ""
+    registered: tuple[RegisteredSender, ...] = ()  # addresses staff added to a city's known senders
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def _derive(job: Job, config: Config) -> Derived:
     message = parse_message(job.raw, config.limits, config.tz)
     tables, problems = extract_attachments(message.attachments, config.limits)
     at = received_time(message, job.source_received_at, job.ingested_at, config)
-    attribution = attribute_message(message, tables, at, config)
+    attribution = attribute_message(message, tables, at, config, job.registered)
     problems = list(message.problems) + problems + list(attribution.problems)
     if attribution.city:
         city = config.city(attribution.city)

@@ -13,9 +13,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from ..decide.decisions import RegisteredSender, registered_senders
 from ..model import Attribution, Fetched, Message, Problem
 from ..store import StoredMessage
-from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, problem_values, quarantined
+from .derive import (
+    INTERNAL_ERROR_ZH,
+    Derived,
+    Job,
+    empty_result,
+    failed,
+    problem_values,
+    quarantined,
+)
 from .pool import Deriver
 
 if TYPE_CHECKING:  # the shell wires the App; the pipeline is handed one
@@ -138,6 +147,7 @@ def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
     todo: list[int] = []
     jobs: list[Job] = []
     size = 0
+    registered = registered_senders(app.store.decisions(), app.config)  # a registration counts from the next batch
     for s in stored:
         if set_aside and s.id in set_aside:
             ready[s.id] = quarantined(s.ingested_at, set_aside[s.id])
@@ -149,7 +159,7 @@ def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
             ready[s.id] = Derived(empty_result(at), [problem_values(problem)], [])
             continue
         try:
-            job, job_bytes = _job(app, s, (raws or {}).get(s.id))
+            job, job_bytes = _job(app, s, (raws or {}).get(s.id), registered)
         except OSError as err:  # the disk lost it: recorded, and the others go on
             problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
             ready[s.id] = failed(s.ingested_at, problem, f"archive unreadable: {err}")
@@ -160,15 +170,16 @@ def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
     return _Work(stored, ready, todo, deriver.submit(jobs) if jobs else list, size)
 
 
-def _job(app: App, stored: StoredMessage, raw: bytes | None) -> tuple[Job, int]:
+def _job(app: App, stored: StoredMessage, raw: bytes | None,
+         registered: tuple[RegisteredSender, ...] = ()) -> tuple[Job, int]:
     """The job for a message and the bytes it stands for; without `raw`, small mail is loaded from the
     archive here and big mail (BY_ARCHIVE_BYTES or more) is left there for the deriver to read."""
     if raw is None:
         size = app.archive.path_for(stored.sha256).stat().st_size
         if size >= BY_ARCHIVE_BYTES:
-            return Job(b"", stored.source_received_at, stored.ingested_at, stored.sha256), size
+            return Job(b"", stored.source_received_at, stored.ingested_at, stored.sha256, registered), size
         raw = app.archive.load(stored.sha256)
-    return Job(raw, stored.source_received_at, stored.ingested_at), len(raw)
+    return Job(raw, stored.source_received_at, stored.ingested_at, registered=registered), len(raw)
 
 
 def _written_in_order(app: App, works: Iterator[_Work],

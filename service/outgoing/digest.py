@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Sequence
 
 from ..clock import end_of_day
 from ..config import City, Config, Deadline
@@ -23,6 +23,7 @@ STATE_COLOURS = {
     "late": ("#fff4e5", "#8a5300"),
     "missing": ("#fdecea", "#b3261e"),
     "pending": ("#f1f3f4", "#444444"),
+    "exempt": ("#e8eaf6", "#3949ab"),
     "n/a": ("#ffffff", "#999999"),
 }
 SENT_OK = frozenset({"sent", "ok"})
@@ -36,12 +37,15 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
                  arrived: list[dict], problems: list[dict], unattributed: list[dict], sent: list[dict],
                  stale: list[Outgoing], totals: dict, last_poll_ok: datetime | None,
                  last_poll_error: str | None, warnings: list[str], reminders_held: str = "",
-                 renderer: Renderer | None = None, day: date | None = None) -> Outgoing:
+                 renderer: Renderer | None = None, day: date | None = None,
+                 decisions: Sequence[dict] = ()) -> Outgoing:
     """The digest for `day`, by default the local day of `now` (key f"digest:{day}", to digest.recipients).
 
     `sent` statuses: "sent" counts as done; "stale"/"skipped" are ignored; anything else
     ("failed", "retry" waiting for the next run, or "sending" left by a crash) is listed as needing
     a look. `reminders_held`: why reminders are being held (the mailbox unread), "" when they are not.
+    `problems` and `unattributed` are what staff have not dealt with yet; `decisions`: what staff
+    decided in the last day ({"at", "by", "text", "note"}), listed as 今日人工处理.
     """
     tz = config.tz
     poll = poll_health(config, now, last_poll_ok, last_poll_error)
@@ -66,6 +70,7 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
         "warnings": list(dict.fromkeys([*warnings, *calendar.warnings])),
         "reminders_held": reminders_held,
         "alert": _alert(poll, len(failed), reminders_held),
+        "decisions": [{**d, "at": _local(d["at"], config)} for d in decisions],
     }
     subject, text, html = (renderer or default_renderer()).render("digest", **ctx)
     return Outgoing(key=f"digest:{(day or now.astimezone(tz).date()).isoformat()}", kind="digest",
@@ -126,7 +131,7 @@ def state_counts(config: Config, matrix: list[dict[str, Any]]) -> list[dict[str,
         tally = Counter(cell["state"] for row in matrix for cell in row["cells"]
                         if cell["deadline"] == deadline.id)
         counts.append({**deadline_context(deadline),
-                       **{state: tally.get(state, 0) for state in ("on_time", "late", "missing", "pending")}})
+                       **{state: tally.get(state, 0) for state in ("on_time", "late", "missing", "pending", "exempt")}})
     return counts
 
 

@@ -25,7 +25,14 @@ from ..clock import end_of_day
 from ..config import City, Config, Deadline
 from ..model import Outgoing, ReportState
 from .calendar import WorkCalendar
-from .render import KIND_LABELS, Renderer, addressee_of, cn_datetime, common_context, default_renderer
+from .render import (
+    KIND_LABELS,
+    Renderer,
+    addressee_of,
+    cn_datetime,
+    common_context,
+    default_renderer,
+)
 
 REPORTED = frozenset({"on_time", "late"})
 
@@ -66,14 +73,16 @@ def reminder_key(city: str, deadline: str, kind: str, at: datetime) -> str:
 def due_reminders(config: Config, calendar: WorkCalendar, states: list[ReportState],
                   sent_keys: set[str], now: datetime, *,
                   renderer: Renderer | None = None) -> tuple[list[Outgoing], list[Outgoing]]:
-    """(to_send, stale) at `now`; a city counts as reported only if its state is on_time/late.
+    """(to_send, stale) at `now`; a city counts as reported only if its state is on_time/late
+    (one staff exempted is not reminded either).
 
     A city with no state for a deadline is treated as not reported.
     """
     if not config.reminders.enabled:
         return [], []
     renderer = renderer or default_renderer()
-    reported = {(s.city, s.deadline) for s in states if s.state in REPORTED}
+    # reported, or excused by staff (exempt): nobody is reminded of either
+    reported = {(s.city, s.deadline) for s in states if s.state in REPORTED or s.state == "exempt"}
     to_send: list[Outgoing] = []
     stale: list[Outgoing] = []
     slots = [s for s in reminder_slots(config, calendar) if s.at <= now]

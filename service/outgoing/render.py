@@ -11,7 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
 
 from ..config import City, Config
 from ..errors import ConfigError
@@ -162,12 +168,14 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
                 "problems": [{"file": "统计表.xlsx", "text": _PROBLEM["message_zh"]}]},
     "digest": {**_COMMON, "now": datetime(2022, 1, 4, 8, 30), "deadlines": [_DEADLINE],
                "matrix": [{"city": "长沙市", "cells": [_CELL]}],
-               "counts": [{**_DEADLINE, "on_time": 1, "late": 0, "missing": 0, "pending": 13}],
+               "counts": [{**_DEADLINE, "on_time": 1, "late": 0, "missing": 0, "pending": 12, "exempt": 1}],
                "arrived": [{"city": "长沙市", "deadline": "活动组织情况",
                             "received_at": datetime(2022, 1, 3, 16, 0), "subject": "组织情况", "rows": 0}],
                "problems": [_PROBLEM], "problems_more": 2,
-               "unattributed": [{"sender": "x@qq.com", "subject": "年货节",
+               "unattributed": [{"message": 7, "sender": "x@qq.com", "subject": "年货节",
                                  "received_at": datetime(2022, 1, 3, 17, 0)}],
+               "decisions": [{"at": datetime(2022, 1, 3, 18, 0), "by": "张三", "text": "郴州市 活动组织情况 免报",
+                              "note": "电话告知"}],
                "sent_ok_by_kind": [{"kind": "截止前提醒", "count": 3}],
                "sent_failed": [{"kind": "回执", "city": "株洲市", "deadline": "活动组织情况",
                                 "sent_at": datetime(2022, 1, 3, 9, 0), "status": "failed",

@@ -26,7 +26,13 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Callable, ContextManager, Iterator, Protocol
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from ..clock import Clock
 from ..config import SmtpSection

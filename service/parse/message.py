@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 from ..config import LimitsSection
 from ..model import Attachment, Message, Problem
-from .charset import Decoded, decode_bytes, decode_header, label_problems, param_value, split_header_params
+from .charset import (
+    Decoded,
+    decode_bytes,
+    decode_header,
+    label_problems,
+    param_value,
+    split_header_params,
+)
 from .headers import (
     content_type,
     header_bytes,
@@ -32,7 +39,14 @@ from .headers import (
 from .lift import LIFT_ABOVE_BYTES, NOTHING_LIFTED, Lifted, lift
 from .sniff import sniff_kind
 from .transfer import recognised_reading, transfer_encoding
-from .unpack import Budget, encoded_rfc822, is_unsafe_name, read_zip, safe_filename, unsafe_name_detail
+from .unpack import (
+    Budget,
+    encoded_rfc822,
+    is_unsafe_name,
+    read_zip,
+    safe_filename,
+    unsafe_name_detail,
+)
 
 MAX_PARTS = 2000  # MIME parts walked per message, forwards included
 MAX_NESTING = 100  # multiparts inside multiparts; real mail stays under 10

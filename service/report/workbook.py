@@ -87,10 +87,18 @@ def json_number(value: object) -> float:
 
 def summary_workbook_bytes(summary: Summary, per_city: bool = False) -> bytes:
     """汇总, 概况, 问题 (and one sheet per city with rows) as .xlsx bytes; same data -> same bytes."""
-    from openpyxl import Workbook  # imported here: commands other than compile/demo never need it
+    from openpyxl import (
+        Workbook,  # imported here: commands other than compile/demo never need it
+    )
     from openpyxl.writer.excel import ExcelWriter
 
-    from .sheets import city_sheets, named_styles, overview_sheet, problems_sheet, summary_sheet
+    from .sheets import (
+        city_sheets,
+        named_styles,
+        overview_sheet,
+        problems_sheet,
+        summary_sheet,
+    )
 
     wb = Workbook()
     wb.remove(wb.active)

@@ -15,7 +15,18 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
-from sqlalchemy import Table, and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -131,7 +142,9 @@ class Store(DecisionLog):
         """Open the database; a new one is created, an older one migrated when safe (see migrations)."""
         store = cls(make_engine(url))
         if migrate:
-            from .migrations import ensure_schema  # one SELECT when current; Alembic loads only if needed
+            from .migrations import (
+                ensure_schema,  # one SELECT when current; Alembic loads only if needed
+            )
 
             ensure_schema(store.engine)
         return store

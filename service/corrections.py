@@ -1,0 +1,265 @@
+"""Staff corrections from the command line: check the arguments, record the decision, say what changed.
+
+Each command is one fact in the decisions table (service/store/decision_log.py); every view lays the
+decisions over the derived records (service/decide/decisions.py), so `reprocess` keeps them. A wrong
+argument is one line in Chinese and exit code 2, with nothing recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .app import App
+from .config import City, Config
+from .decide.decisions import corrections_from, describe, report_key
+from .decide.labels import state_label
+from .decide.status import load_corrections, load_states
+from .model import Decision, ReportState
+from .text import escaped, fold
+
+
+class WrongArgument(Exception):
+    """A correction that names something unknown or does not fit: nothing is recorded."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A decision checked and ready to record."""
+
+    kind: str
+    target: str
+    arguments: dict
+
+
+def find_city(config: Config, name: str) -> City:
+    """A configured city by its name or an alias."""
+    wanted = fold(name.strip())
+    for city in config.cities:
+        if any(fold(n) == wanted for n in city.names):
+            return city
+    raise WrongArgument(f"未知的市州：{name}（配置中没有这个市州或别名）")
+
+
+def check_deadline(config: Config, deadline: str) -> str:
+    if not any(d.id == deadline for d in config.deadlines):
+        known = "、".join(f"{d.id}（{d.title}）" for d in config.deadlines)
+        raise WrongArgument(f"未知的报送节点：{deadline}（可用：{known}）")
+    return deadline
+
+
+def find_message(app: App, text: str) -> dict:
+    """The stored result of message number `text` (as `messages` shows it)."""
+    number = _number(text, "邮件编号")
+    for r in app.store.results():
+        if r["message"] == number:
+            return r
+    raise WrongArgument(f"没有编号为 {number} 的邮件（编号见 `messages`）")
+
+
+def _number(text: str, what: str) -> int:
+    try:
+        return int(text.lstrip("#"))
+    except ValueError:
+        raise WrongArgument(f"{what}应为数字：{text}") from None
+
+
+def plan_assign(app: App, args: argparse.Namespace) -> Planned:
+    r = find_message(app, args.message)
+    arguments: dict = {}
+    if args.city or args.deadline:
+        if not (args.city and args.deadline):
+            raise WrongArgument("归属邮件须同时给出 --city 和 --deadline")
+        arguments = dict(city=find_city(app.config, args.city).name,
+                         deadline=check_deadline(app.config, args.deadline))
+    if args.not_report and args.report:
+        raise WrongArgument("--report 与 --not-report 不能同时使用")
+    if args.not_report or args.report:
+        arguments["is_report"] = bool(args.report)
+    if not arguments:
+        raise WrongArgument("请给出 --city 和 --deadline，或 --report / --not-report")
+    if arguments.get("is_report") and not (arguments.get("city") or r["city"]):
+        raise WrongArgument(f"邮件 #{r['message']} 尚未归属市州：请同时给出 --city 和 --deadline")
+    return Planned("assign", str(r["message"]), arguments)
+
+
+def plan_ignore(app: App, args: argparse.Namespace) -> Planned:
+    return Planned("ignore", str(find_message(app, args.message)["message"]), {})
+
+
+def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
+    r = find_message(app, args.message)
+    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems())
+    assigned = corrections.assignment(r["message"])
+    city = (assigned.city if assigned and assigned.city else None) or r["city"]
+    if not city:
+        raise WrongArgument(f"邮件 #{r['message']} 尚未归属市州，无法确认发件人：请先用 assign 指定市州")
+    if not r["unregistered_sender"]:
+        raise WrongArgument(f"邮件 #{r['message']} 的发件人 {r['sender']} 已是登记邮箱，无需确认")
+    if args.register and not r["sender"]:
+        raise WrongArgument(f"邮件 #{r['message']} 没有可登记的发件地址")
+    arguments = dict(city=city, address=r["sender"].lower(), register=bool(args.register))
+    return Planned("confirm-sender", str(r["message"]), arguments)
+
+
+def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
+    def plan(app: App, args: argparse.Namespace) -> Planned:
+        city = find_city(app.config, args.city).name
+        deadline = check_deadline(app.config, args.deadline)
+        exempt = (city, deadline) in load_corrections(app.store, app.config, [], []).exempt
+        if kind == "unexempt" and not exempt:
+            raise WrongArgument(f"{city} 的“{app.config.deadline(deadline).title}”未登记免报，无需取消")
+        if kind == "exempt" and exempt:
+            raise WrongArgument(f"{city} 的“{app.config.deadline(deadline).title}”已登记免报")
+        return Planned(kind, report_key(city, deadline), dict(city=city, deadline=deadline))
+    return plan
+
+
+def plan_choose(app: App, args: argparse.Namespace) -> Planned:
+    r = find_message(app, args.message)
+    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems())
+    assigned = corrections.assignment(r["message"])
+    is_report = assigned.is_report if assigned and assigned.is_report is not None else r["is_report"]
+    if not is_report or r["duplicate_of"] is not None:
+        raise WrongArgument(f"邮件 #{r['message']} 不是一份报送，不能选为有效版本")
+    return Planned("choose", str(r["message"]), {})
+
+
+def plan_resolve(app: App, args: argparse.Namespace) -> Planned:
+    number = _number(args.problem, "问题编号")
+    problems = app.store.problems()
+    if not any(p.get("number") == number for p in problems):
+        raise WrongArgument(f"没有编号为 {number} 的问题（编号见 `messages`）")
+    resolved = number in load_corrections(app.store, app.config, app.store.results(), problems).resolved
+    if args.reopen and not resolved:
+        raise WrongArgument(f"问题 {number} 并未标记为已处理")
+    if not args.reopen and resolved:
+        raise WrongArgument(f"问题 {number} 已标记为已处理")
+    return Planned("reopen" if args.reopen else "resolve", str(number), {})
+
+
+PLANNERS: dict[str, Callable[[App, argparse.Namespace], Planned]] = {
+    "assign": plan_assign, "ignore": plan_ignore, "confirm-sender": plan_confirm_sender,
+    "exempt": _plan_exemption("exempt"), "unexempt": _plan_exemption("unexempt"),
+    "choose": plan_choose, "resolve": plan_resolve,
+}
+
+
+def cmd_decide(app: App, args: argparse.Namespace) -> int:
+    """One correction: check, record, print what changed in the report states."""
+    try:
+        planned = PLANNERS[args.command](app, args)
+    except WrongArgument as err:
+        return _refused(err)
+    now = app.clock()
+    before = load_states(app.store, app.config, now)
+    decision = app.store.record_decision(planned.kind, planned.target, planned.arguments, _who(args),
+                                         args.note or "", now)
+    print(f"已记录决定 #{decision.id}：{describe(app.config, decision)}")
+    _print_changes(app.config, before, load_states(app.store, app.config, now))
+    return 0
+
+
+def cmd_undo(app: App, args: argparse.Namespace) -> int:
+    try:
+        number = _number(args.decision, "决定编号")
+        target = next((d for d in app.store.decisions() if d.id == number), None)
+        if target is None:
+            raise WrongArgument(f"没有编号为 {number} 的决定（见 `decisions`）")
+        if target.kind == "undo":
+            raise WrongArgument(f"决定 #{number} 本身是撤销，不能再撤销；请重新作出原决定")
+        if target.undone_by is not None:
+            raise WrongArgument(f"决定 #{number} 已由 #{target.undone_by} 撤销")
+    except WrongArgument as err:
+        return _refused(err)
+    now = app.clock()
+    before = load_states(app.store, app.config, now)
+    undo = app.store.undo_decision(number, _who(args), args.note or "", now)
+    print(f"已记录决定 #{undo.id}：撤销 #{number}（{describe(app.config, target)}）")
+    _print_changes(app.config, before, load_states(app.store, app.config, now))
+    return 0
+
+
+def cmd_decisions(app: App, args: argparse.Namespace) -> int:
+    """The audit log, newest first; a decision whose target is gone says so."""
+    decisions = app.store.decisions()
+    results, problems = app.store.results(), app.store.problems()
+    stale = dict((d.id, why) for d, why in corrections_from(
+        decisions, app.config, {r["message"] for r in results},
+        {p["number"] for p in problems if p.get("number") is not None}).stale)
+    docs = [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(decisions)]
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False, indent=2))
+        return 0
+    if not docs:
+        print("尚无人工处理记录")
+    for doc in docs:
+        flags = "（已撤销）" if doc["undone_by"] else ""
+        flags += f"（不再适用：{doc['stale']}）" if doc["stale"] else ""
+        note = f" 备注：{escaped(doc['note'])}" if doc["note"] else ""
+        print(f"#{doc['id']} {doc['at'][:16]} {escaped(doc['by'])} {doc['text']}{flags}{note}")
+    return 0
+
+
+def decision_document(config: Config, d: Decision, stale: str = "") -> dict:
+    return {"id": d.id, "kind": d.kind, "target": d.target, "arguments": d.arguments, "by": d.by,
+            "note": d.note, "at": d.at.astimezone(config.tz).isoformat(), "undone_by": d.undone_by,
+            "stale": stale, "text": describe(config, d)}
+
+
+def _print_changes(config: Config, before: Sequence[ReportState], after: Sequence[ReportState]) -> None:
+    lines = state_changes(config, before, after)
+    print("\n".join(lines) if lines else "各市州报送状态无变化")
+
+
+def state_changes(config: Config, before: Sequence[ReportState], after: Sequence[ReportState]) -> list[str]:
+    """e.g. "衡阳市 活动组织情况: 未报 -> 按时", for each report whose state, version or rows changed."""
+    old = {(s.city, s.deadline): s for s in before}
+    lines = []
+    for s in after:
+        was = old.get((s.city, s.deadline))
+        if was is None or (was.state, was.message, was.rows) == (s.state, s.message, s.rows):
+            continue
+        deadline = config.deadline(s.deadline)
+        label_was, label_now = (state_label(config, x.city, deadline, x.state) for x in (was, s))
+        line = f"{s.city} {deadline.title}: {label_was} -> {label_now}"
+        if was.message != s.message:
+            line += f"（有效版本 #{was.message or '—'} -> #{s.message or '—'}，{was.rows} -> {s.rows} 行）"
+        elif was.rows != s.rows:
+            line += f"（{was.rows} -> {s.rows} 行）"
+        lines.append(line)
+    return lines
+
+
+def _who(args: argparse.Namespace) -> str:
+    return args.by or getpass.getuser()
+
+
+def _refused(err: WrongArgument) -> int:
+    print(f"错误：{err}", file=sys.stderr)
+    return 2
+
+
+def add_arguments(commands: dict[str, argparse.ArgumentParser]) -> None:
+    """The correction commands' own arguments (each also takes --by, --note and --now)."""
+    for name in (*PLANNERS, "undo"):
+        commands[name].add_argument("--by", help="who decides (default: the login name)")
+        commands[name].add_argument("--note", help="why (kept with the decision)")
+    for name in ("assign", "ignore", "confirm-sender", "choose"):
+        commands[name].add_argument("message", metavar="MSG", help="message number, as `messages` shows it")
+    commands["assign"].add_argument("--city", help="city name or alias")
+    commands["assign"].add_argument("--deadline", help="deadline id")
+    commands["assign"].add_argument("--report", action="store_true", help="it is a report")
+    commands["assign"].add_argument("--not-report", action="store_true", help="it is no report")
+    commands["confirm-sender"].add_argument("--register", action="store_true",
+                                            help="also add the address to the city's known senders")
+    for name in ("exempt", "unexempt"):
+        commands[name].add_argument("city", metavar="CITY")
+        commands[name].add_argument("deadline", metavar="DEADLINE")
+    commands["resolve"].add_argument("problem", metavar="PROBLEM", help="problem number, as `messages` shows it")
+    commands["resolve"].add_argument("--reopen", action="store_true", help="the problem is open again")
+    commands["undo"].add_argument("decision", metavar="DECISION", help="decision number, as `decisions` shows it")
+    commands["decisions"].add_argument("--json", action="store_true", help="machine-readable output")
