@@ -88,12 +88,28 @@ def test_arrivals_problems_and_unattributed_mail_are_listed(config):
                            "subject": "株洲市活动组织情况", "rows": 0}],
                  problems=[{"city": "长沙市", "file": "统计表.xlsx", "row": 3, "code": "unknown_county",
                             "message_zh": "第 3 行 县（市、区）'长沙新区' 不在长沙市辖区内"}],
-                 unattributed=[{"sender": "someone@qq.com", "subject": "年货节材料",
+                 unattributed=[{"message": 12, "sender": "someone@qq.com", "subject": "年货节材料",
                                 "received_at": datetime(2022, 1, 5, 20, tzinfo=TZ)}])
     assert "2022年1月6日 08:00 株洲市 活动组织情况《株洲市活动组织情况》" in out.text
     assert "- 长沙市：【统计表.xlsx】第 3 行 县（市、区）'长沙新区' 不在长沙市辖区内" in out.text
-    assert "someone@qq.com《年货节材料》" in out.text
+    assert "#12 2022年1月5日 20:00 someone@qq.com《年货节材料》" in out.text
     assert "请人工登记" in out.text
+
+
+def test_the_decisions_of_the_day_are_listed_and_exempt_cities_counted(config):
+    states = [*season_states(), ReportState("郴州市", "progress", "exempt", note="电话告知")]
+    out = digest(config, states=states,
+                 decisions=[{"at": datetime(2022, 1, 6, 10, tzinfo=TZ), "by": "张三",
+                             "text": "郴州市 活动组织情况 免报", "note": "电话告知"}])
+    assert "今日人工处理（1 项）" in out.text
+    assert "- 2022年1月6日 10:00 张三：郴州市 活动组织情况 免报（电话告知）" in out.text
+    assert "免报 1" in out.text
+    assert "郴州市：" in out.text and "活动组织情况 免报" in out.text
+    assert "今日人工处理" in out.html and "免报" in out.html
+
+
+def test_no_decisions_no_list(config):
+    assert "今日人工处理" not in digest(config).text
 
 
 def test_many_problems_are_cut_with_a_count_of_the_rest(config):
