@@ -354,7 +354,7 @@ def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
 def cmd_messages(app: App, args: argparse.Namespace) -> int:
     """Every message as the views see it (staff decisions laid over the rules' answer)."""
     stored, found = app.store.results(), app.store.problems()
-    corrections = load_corrections(app.store, app.config, stored, found)
+    corrections = load_corrections(app.store, app.config, stored, found, app.clock())
     problems: dict[int, list[dict]] = {}
     for p in found:
         problems.setdefault(p["message"], []).append(p)

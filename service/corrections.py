@@ -92,7 +92,7 @@ def plan_ignore(app: App, args: argparse.Namespace) -> Planned:
 
 def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
     r = find_message(app, args.message)
-    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems())
+    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems(), app.clock())
     assigned = corrections.assignment(r["message"])
     city = (assigned.city if assigned and assigned.city else None) or r["city"]
     if not city:
@@ -109,7 +109,7 @@ def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
     def plan(app: App, args: argparse.Namespace) -> Planned:
         city = find_city(app.config, args.city).name
         deadline = check_deadline(app.config, args.deadline)
-        exempt = (city, deadline) in load_corrections(app.store, app.config, [], []).exempt
+        exempt = (city, deadline) in load_corrections(app.store, app.config, [], [], app.clock()).exempt
         if kind == "unexempt" and not exempt:
             raise WrongArgument(f"{city} 的“{app.config.deadline(deadline).title}”未登记免报，无需取消")
         if kind == "exempt" and exempt:
@@ -120,7 +120,7 @@ def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
 
 def plan_choose(app: App, args: argparse.Namespace) -> Planned:
     r = find_message(app, args.message)
-    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems())
+    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems(), app.clock())
     assigned = corrections.assignment(r["message"])
     is_report = assigned.is_report if assigned and assigned.is_report is not None else r["is_report"]
     if not is_report or r["duplicate_of"] is not None:
@@ -133,7 +133,7 @@ def plan_resolve(app: App, args: argparse.Namespace) -> Planned:
     problems = app.store.problems()
     if not any(p.get("number") == number for p in problems):
         raise WrongArgument(f"没有编号为 {number} 的问题（编号见 `messages`）")
-    resolved = number in load_corrections(app.store, app.config, app.store.results(), problems).resolved
+    resolved = number in load_corrections(app.store, app.config, app.store.results(), problems, app.clock()).resolved
     if args.reopen and not resolved:
         raise WrongArgument(f"问题 {number} 并未标记为已处理")
     if not args.reopen and resolved:

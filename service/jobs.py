@@ -311,7 +311,7 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
 def corrected_records(app: App) -> tuple[Corrections, list[dict], list[dict]]:
     """The staff decisions, the results with them laid over, and the problems still open."""
     results, problems = app.store.results(), app.store.problems()
-    corrections = load_corrections(app.store, app.config, results, problems)
+    corrections = load_corrections(app.store, app.config, results, problems, app.clock())
     return (corrections, [corrected_result(r, corrections) for r in results],
             [p for p in problems if problem_is_open(p, corrections)])
 

@@ -17,14 +17,16 @@ from .track import report_states, versions_from_results
 def load_states(store: Store, config: Config, now: datetime) -> list[ReportState]:
     """Every city's state for every deadline as the service would have said at `now`, staff decisions applied."""
     results, problems = store.results(), store.problems()
-    corrections = load_corrections(store, config, results, problems)
+    corrections = load_corrections(store, config, results, problems, now)
     versions = versions_from_results(results, problems, store.row_counts(), corrections)
     return report_states(config, versions, now, corrections)
 
 
-def load_corrections(store: Store, config: Config, results: list[dict], problems: list[dict]) -> Corrections:
-    """The staff decisions over these results and problems (a target no longer there is stale)."""
-    return corrections_from(store.decisions(), config, {r["message"] for r in results},
+def load_corrections(store: Store, config: Config, results: list[dict], problems: list[dict],
+                     now: datetime) -> Corrections:
+    """The staff decisions taken by `now` over these results and problems (a target no longer there is
+    stale): like mail, a decision is part of what the service would have said only from when it was taken."""
+    return corrections_from([d for d in store.decisions() if d.at <= now], config, {r["message"] for r in results},
                             {p["number"] for p in problems if p.get("number") is not None})
 
 
