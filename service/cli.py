@@ -17,7 +17,7 @@ from . import corrections, jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
-from .decide.decisions import corrected_result, problem_is_open
+from .decide.decisions import corrected_result, problem_is_open, registered_senders
 from .decide.status import load_corrections, load_states, status_json, status_table
 from .demo import demo_config, prepare_demo_folder, run_demo
 from .errors import ServiceError
@@ -238,7 +238,9 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     if args.check:
         return _health_check(app, now)
     states = load_states(app.store, app.config, now)
-    print(status_json(app.config, states, now) if args.json else status_table(app.config, states, now))
+    registered = registered_senders([d for d in app.store.decisions() if d.at <= now], app.config)
+    print(status_json(app.config, states, now, registered) if args.json
+          else status_table(app.config, states, now, registered))
     return 0
 
 

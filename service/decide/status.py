@@ -9,7 +9,8 @@ from typing import Sequence
 from ..config import Config
 from ..model import ReportState
 from ..store import Store
-from .decisions import Corrections, corrections_from
+from ..text import escaped
+from .decisions import Corrections, RegisteredSender, corrections_from
 from .labels import STATE_ZH, state_label
 from .track import report_states, versions_from_results
 
@@ -30,7 +31,8 @@ def load_corrections(store: Store, config: Config, results: list[dict], problems
                             {p["number"] for p in problems if p.get("number") is not None})
 
 
-def status_document(config: Config, states: Sequence[ReportState], now: datetime) -> dict:
+def status_document(config: Config, states: Sequence[ReportState], now: datetime,
+                    registered: Sequence[RegisteredSender] = ()) -> dict:
     """The `status --json` contract."""
     cities = []
     for city in config.cities:
@@ -49,11 +51,14 @@ def status_document(config: Config, states: Sequence[ReportState], now: datetime
                     "note": s.note,
                 }
         cities.append({"city": city.name, "reports": reports})
-    return {"campaign": config.campaign.name, "now": now.astimezone(config.tz).isoformat(), "cities": cities}
+    return {"campaign": config.campaign.name, "now": now.astimezone(config.tz).isoformat(), "cities": cities,
+            "registered_senders": [{"city": r.city, "address": r.address, "decision": r.decision,
+                                    "since": r.since.astimezone(config.tz).isoformat()} for r in registered]}
 
 
-def status_json(config: Config, states: Sequence[ReportState], now: datetime) -> str:
-    return json.dumps(status_document(config, states, now), ensure_ascii=False, indent=2)
+def status_json(config: Config, states: Sequence[ReportState], now: datetime,
+                registered: Sequence[RegisteredSender] = ()) -> str:
+    return json.dumps(status_document(config, states, now, registered), ensure_ascii=False, indent=2)
 
 
 def display_width(text: str) -> int:
@@ -80,7 +85,8 @@ def _cell(state: ReportState, config: Config) -> str:
     return label
 
 
-def status_table(config: Config, states: Sequence[ReportState], now: datetime) -> str:
+def status_table(config: Config, states: Sequence[ReportState], now: datetime,
+                 registered: Sequence[RegisteredSender] = ()) -> str:
     """A readable city x deadline matrix for the terminal."""
     header = ["市州"] + [f"{d.title}({d.due:%m-%d})" for d in config.deadlines]
     lines = [[c.name] + [_cell(next(s for s in states if s.city == c.name and s.deadline == d.id), config)
@@ -90,4 +96,7 @@ def status_table(config: Config, states: Sequence[ReportState], now: datetime) -
     for row in [header, *lines]:
         out.append("".join(pad(cell, w) for cell, w in zip(row, widths)).rstrip())
     out.append("（! 表示该报送有待核实的问题，详见 `messages`；— 表示可选报送未报；免报为工作人员登记的免于报送）")
+    for r in registered:
+        out.append(f"工作人员登记的报送邮箱：{r.city} {escaped(r.address)}（决定 #{r.decision}，"
+                   f"{r.since.astimezone(config.tz):%m-%d %H:%M} 起）")
     return "\n".join(out)

@@ -185,3 +185,27 @@ def test_a_decision_whose_message_was_purged_is_reported_not_dropped(env, capsys
     log = json.loads(run(capsys, "decisions", "--json", "--now", T_END))
     assert log[0]["stale"] and "已不存在" in log[0]["stale"]
     assert "不再适用" in run(capsys, "decisions", "--now", T_END)
+
+
+def test_a_registered_address_is_the_citys_sender_for_later_mail(env, capsys):
+    from tests.builders import make_email
+    from tests.e2e.test_campaign_import import at, table
+
+    run(capsys, "import", str(env / "mail"), "--now", T_END)
+    yueyang = message_ids(capsys)["岳阳市网上年货节活动组织情况"]["id"]  # from xiaoli@qq.com
+    decide(capsys, "confirm-sender", str(yueyang), "--register", now="2022-02-01T09:00")
+    doc = json.loads(run(capsys, "status", "--json", "--now", T_END))
+    assert doc["registered_senders"] == [{"city": "岳阳市", "address": "xiaoli@qq.com", "decision": 1,
+                                          "since": "2022-02-01T09:00:00+08:00"}]
+    assert "工作人员登记的报送邮箱：岳阳市 xiaoli@qq.com" in run(capsys, "status", "--now", T_END)
+    later = env / "later"
+    later.mkdir()
+    (later / "a.eml").write_bytes(make_email(  # names no city: only the registered address tells
+        subject="网上年货节活动总结", sender="小李 <xiaoli@qq.com>", attachments=[("附件1.xlsx", table())],
+        received=at("2022-02-05T10:00"), message_id="<later@qq.com>"))
+    run(capsys, "import", str(later), "--now", T_END)
+    new = message_ids(capsys)["网上年货节活动总结"]
+    assert (new["city"], new["city_source"], new["unregistered_sender"]) == ("岳阳市", "sender", False)
+    assert status(capsys, T_END)["岳阳市"]["summary"]["state"] == "on_time"
+    run(capsys, "reprocess", "--now", T_END)
+    assert message_ids(capsys)["网上年货节活动总结"]["city"] == "岳阳市"
