@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from .app import App
-from .decide.decisions import Corrections, corrected_result, describe, problem_is_open
+from .decide.decisions import Corrections, corrected_result, describe, problem_is_open, registered_senders
 from .decide.status import load_corrections, load_states
 from .errors import SourceError
 from .ingest import pipeline
@@ -178,7 +178,8 @@ def replanned_receipt(app: App, result: dict, rows: int, now: datetime) -> Outgo
     letter = dict(message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
                   received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
                   deadline=result["deadline"], rows=rows, problems=problems,
-                  auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
+                  auto_generated=result["auto_generated"], now=now, renderer=app.renderer,
+                  confirmed=staff_registered(app, result["city"], result["received_at"]))
     return planned_receipt(app, letter, result["message"])
 
 
@@ -191,6 +192,14 @@ def planned_receipt(app: App, letter: dict, message: int) -> Outgoing | None:
         if replaces is not None:
             planned = plan_receipt(app.config, **letter, replaces=replaces)
     return planned
+
+
+def staff_registered(app: App, city: str | None, received_at: datetime) -> tuple[str, ...]:
+    """The addresses staff registered for the city by the time the mail was received."""
+    if not city:
+        return ()
+    return tuple(r.address for r in registered_senders(app.store.decisions(), app.config)
+                 if r.city == city and r.since <= received_at)
 
 
 def replaced_version(app: App, message: int, city: str | None, deadline: str | None,
@@ -210,7 +219,8 @@ def send_receipt(app: App, outcome: pipeline.Outcome, window_from: datetime | No
     letter = dict(message_id=message.message_id, sender=message.sender, subject=message.subject,
                   received_at=attribution.received_at, city=city, deadline=attribution.deadline, rows=outcome.rows,
                   problems=list(outcome.problems), auto_generated=message.auto_generated, now=app.clock(),
-                  renderer=app.renderer, window_from=window_from)
+                  renderer=app.renderer, window_from=window_from,
+                  confirmed=staff_registered(app, city, attribution.received_at))
     planned = planned_receipt(app, letter, outcome.message)
     if planned is None:
         return "skipped"

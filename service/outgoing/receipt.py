@@ -45,19 +45,21 @@ _FILE_EXTENSIONS = frozenset({"xlsx", "xlsm", "xls", "docx", "doc", "csv", "pdf"
 def plan_receipt(config: Config, *, message_id: str, sender: str, subject: str, received_at: datetime,
                  city: str | None, deadline: str | None, rows: int, problems: list[Problem],
                  auto_generated: bool, now: datetime, replaces: datetime | None = None,
-                 renderer: Renderer | None = None, window_from: datetime | None = None) -> Outgoing | None:
+                 renderer: Renderer | None = None, window_from: datetime | None = None,
+                 confirmed: Sequence[str] = ()) -> Outgoing | None:
     """The receipt to send for one message, or None when none should go out.
 
     replaces: when the city's earlier version of this report (the one this corrects) was received.
     Also None without a message_id: the key f"receipt:{message_id}" must be unique. The receipt
     window counts back from `window_from` (the last good poll before this one) when given, else from now.
+    confirmed: addresses staff registered for the city (`confirm-sender --register`), told like the config's.
     """
     if not _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at,
                           city=city, deadline=deadline, auto_generated=auto_generated,
                           now=min(now, window_from) if window_from else now):
         return None
     assert city is not None and deadline is not None  # checked by _wants_receipt
-    to, other_sender = receipt_recipients(sender, config.city(city).emails)
+    to, other_sender = receipt_recipients(sender, config.city(city).emails, confirmed)
     if not to:
         return None  # no registered address to tell: never write to the stranger
     ctx = receipt_context(config, sender_city=city, deadline_id=deadline, subject=subject,

@@ -218,3 +218,17 @@ def test_an_address_gets_at_most_n_receipts_an_hour_counted_from_the_sent_log():
     older = [sent("r", ("a@x.cn",), NOW - timedelta(minutes=61))] * 5
     not_receipts = [sent("d", ("a@x.cn",), NOW, kind="upcoming")] * 5 + [sent("f", ("a@x.cn",), NOW, "failed")] * 5
     assert within_hourly_limit(out, older + not_receipts, since, 5) == out
+
+
+def test_an_unregistered_resend_is_not_called_the_version_in_force(config):
+    out = receipt(config, sender="w@qq.com", replaces=NOW - timedelta(days=2))
+    assert out.to == ("changsha@example.gov.cn",)
+    assert "经我处核实确认前，仍以贵局于2022年2月5日 17:00报送的版本为准" in out.text
+    assert "以本次为准" not in out.text and "以本次为准" not in out.html
+    registered = receipt(config, replaces=NOW - timedelta(days=2))
+    assert "以本次为准" in registered.text and "核实确认前" not in registered.text
+
+
+def test_an_address_staff_registered_gets_its_receipt_itself(config):
+    out = receipt(config, sender="w@qq.com", confirmed=("w@qq.com",))
+    assert out.to == ("w@qq.com",) and out.in_reply_to == "<a1b2@qq.com>"
