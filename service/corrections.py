@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -235,7 +236,13 @@ def state_changes(config: Config, before: Sequence[ReportState], after: Sequence
 
 
 def _who(args: argparse.Namespace) -> str:
-    return args.by or getpass.getuser()
+    """--by, else the login name (a container may run as a uid without a name)."""
+    if args.by and args.by.strip():
+        return args.by.strip()[:100]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def _refused(err: WrongArgument) -> int:
