@@ -48,7 +48,8 @@ def deliver(app) -> None:
     jobs.ingest_all(app, [
         mail("cs", "长沙市网上年货节活动总结", "长沙市商务局 <changsha@example.gov.cn>", SAMPLE_ROWS, 5, "<cs@x>"),
         mail("zz1", "株洲市活动总结", "株洲 <zhuzhou@example.gov.cn>", zhuzhou, 5, "<zz1@x>"),
-        mail("forged", "长沙市网上年货节活动总结（更正）", "长沙市商务局 <changsha.gov@163.com>", PLANTED, 6,
+        # forged From the registered address (anyone can write it; an unregistered one would not supersede)
+        mail("forged", "长沙市网上年货节活动总结（更正）", "长沙市商务局 <changsha@example.gov.cn>", PLANTED, 6,
              "<forged@x>"),
         mail("zz2", "株洲市活动总结（更正）", "株洲 <zhuzhou@example.gov.cn>", jumped, 6, "<zz2@x>"),
     ])
@@ -56,7 +57,7 @@ def deliver(app) -> None:
 
 def test_planted_figures_are_flagged_on_the_message_and_kept_out_of_the_totals(app):
     deliver(app)
-    forged = next(r["message"] for r in app.store.results() if r["sender"] == "changsha.gov@163.com")
+    forged = next(r["message"] for r in app.store.results() if r["message_id"] == "<forged@x>")
     flagged = [(p["code"], p["row"], p["message_zh"]) for p in app.store.problems([forged])
                if p["code"].startswith("implausible")]
     assert flagged == [
