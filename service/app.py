@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 from .clock import Clock
-from .config import Config
+from .config import Config, MailboxSection
 from .extract.convert import Antiword, Converter, FirstHandling, LibreOffice, NoConverter
 from .ingest.folder import FolderSource, Source
 from .outgoing.calendar import WorkCalendar
@@ -16,6 +16,13 @@ from .outgoing.render import Renderer
 from .outgoing.transports import OutboxSender, Sender, SmtpSender
 from .store import Store, restrict_permissions
 from .store.archive import Archive
+
+
+class MailWatcher(Protocol):
+    """Waits for new mail between polls (IMAP IDLE)."""
+
+    def wait_for_new_mail(self, timeout_s: float) -> bool: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -31,9 +38,10 @@ class App:
 
     @classmethod
     def open(cls, config: Config, clock: Clock, sender: Sender | None = None, *,
-             converter: Converter | None = None) -> "App":
+             smtp_wait: Callable[[float], None] | None = None, converter: Converter | None = None) -> "App":
         """Open the database and archive; templates are checked here so an error fails at start.
 
+        smtp_wait: how the SMTP sender waits between retries (the worker's ends early when stopping);
         converter: reads legacy documents (default: what is installed, see installed_converter).
         """
         data_dir = Path(config.data_dir)
@@ -45,7 +53,7 @@ class App:
                   renderer=renderer, calendar=WorkCalendar(config.calendar),
                   converter=converter or installed_converter())
         # the sender asks the app for the time, so a replaced (simulated) clock reaches it too
-        app.sender = sender or make_sender(config, lambda: app.clock())
+        app.sender = sender or make_sender(config, lambda: app.clock(), smtp_wait)
         return app
 
     def source(self) -> Source:
@@ -55,13 +63,26 @@ class App:
             return ImapSource(self.config.mailbox)
         return FolderSource(self.config.mailbox_folder)
 
+    def mail_watcher(self) -> MailWatcher | None:
+        """What waits for new mail in IMAP IDLE; None for a folder mailbox (it is polled)."""
+        if self.config.mailbox.kind != "imap":
+            return None
+        from .ingest.imap import ImapSource  # only IMAP deployments need it
+        return ImapSource(self.config.mailbox)
+
+    def use_mailbox(self, mailbox: MailboxSection) -> None:
+        """Mailbox settings read again (SIGHUP): the next source and watcher log in with them."""
+        self.config = self.config.model_copy(update={"mailbox": mailbox})
+
     def close(self) -> None:
         self.store.close()
 
 
-def make_sender(config: Config, clock: Clock) -> Sender:
+def make_sender(config: Config, clock: Clock, smtp_wait: Callable[[float], None] | None = None) -> Sender:
+    """SMTP when configured, else the outbox folder (the embedded default and the test sink)."""
     if config.smtp.kind == "smtp":
-        return SmtpSender(config.smtp, clock)
+        waits: dict[str, Any] = {"sleep": smtp_wait} if smtp_wait else {}
+        return SmtpSender(config.smtp, clock, **waits)
     return OutboxSender(config.outbox_folder, config.smtp, clock)
 
 
