@@ -15,8 +15,8 @@ import xlrd
 from ..config import LimitsSection
 from ..model import Attachment, Extraction, Problem, Table
 from .bounds import ReadBounds, RowBudget, check_office_parts
-from .csv import read_csv
 from .convert import CONVERSION_FAILURES, Converter, NoConversion, NoConverter
+from .csv import read_csv
 from .doc import read_doc
 from .docx import read_docx
 from .grid import Grid, ReadProblem

@@ -12,9 +12,9 @@ from service.app import installed_converter
 from service.extract.convert import Antiword, Converted, FirstHandling, LibreOffice, NoConversion, NoConverter
 from service.ingest.derive import Job, derive
 from tests.builders import SHANGHAI, make_email
-from tests.converters import FixedDocx
 from tests.conftest import make_config
-from tests.table_builders import SAMPLE_ROWS, make_docx, template_rows
+from tests.converters import FixedDocx
+from tests.table_builders import make_docx, template_rows
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DOC = (DATA / "statistics-2022.doc").read_bytes()
