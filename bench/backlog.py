@@ -1,9 +1,9 @@
-"""Backlog ingestion: `poll --once` over N messages in Dovecot, against the floor measured in the same run.
+"""Backlog ingestion: `poll` over N messages in Dovecot, against the floor measured in the same run.
 
     python bench/backlog.py                      # N=500 and N=2000, realistic corpus
     python bench/backlog.py --n 2000 --profile xlsx100 --out bench/results/backlog_xlsx100.json
 
-For each N: a fresh Dovecot folder; the floor (bench/floor.py, its own process); `poll --once`
+For each N: a fresh Dovecot folder; the floor (bench/floor.py, its own process); `poll`
 (its own process, timed from spawn to exit, RSS of its process tree sampled); a check that every
 message is archived and processed; then the same poll in-process under cProfile with one worker,
 split by stage (fetch, archive, parse, extract, validate, attribute, store).
@@ -139,7 +139,7 @@ def profile_poll(config_path: Path, password: str, workers: int) -> dict[str, fl
 
 def measure(server, items: list[Item], args: argparse.Namespace, startup: float, database_url: Callable,
             stages: bool, log: Callable) -> dict:
-    """Floor, poll --once, check and (when `stages`) the stage profile for one corpus."""
+    """Floor, `poll`, check and (when `stages`) the stage profile for one corpus."""
     account, append_s = setup_folder(server, items)
     floor = run_floor(server, account, args.batch_size)
     log(f"  floor {floor['total_s']:.2f} s")
@@ -147,10 +147,10 @@ def measure(server, items: list[Item], args: argparse.Namespace, startup: float,
     mailbox = imap_section(server.host, server.port, account.user, args.batch_size)
     config = write_config(work / "run", extra=mailbox + NO_RECEIPTS, database_url=database_url(),
                           workers=args.workers)
-    run = run_cli(config, ["poll", "--once"], cli_env(account.password))
+    run = run_cli(config, ["poll"], cli_env(account.password))
     if run.returncode != 0:
         raise SystemExit(f"poll failed ({run.returncode}):\n{run.stderr[-3000:]}")
-    log(f"  poll --once {run.seconds:.2f} s, peak memory {run.peak_pss_mb:.0f} MB")
+    log(f"  poll {run.seconds:.2f} s, peak memory {run.peak_pss_mb:.0f} MB")
     check = check_store(config, account.password, len(items))
     split = {}
     if stages:
@@ -178,7 +178,7 @@ def report(results: dict[int, dict], profile: str) -> None:
         ["floor: compat32 parse s", *[x["floor"]["parse_s"] for x in r]],
         ["floor: calamine s", *[x["floor"]["calamine_s"] for x in r]],
         ["floor: process total s", *[x["floor"]["total_s"] for x in r]],
-        ["ingest: poll --once s", *[x["ingest"]["wall_s"] for x in r]],
+        ["ingest: poll s", *[x["ingest"]["wall_s"] for x in r]],
         ["  of which CLI start-up s", *[x["ingest"]["startup_s"] for x in r]],
         ["ingest / floor", *[x["ratio_ingest_to_floor"] for x in r]],
         ["  CPU s, all processes", *[x["ingest"]["cpu_s"] for x in r]],

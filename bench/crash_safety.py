@@ -2,7 +2,7 @@
 
     python bench/crash_safety.py [--n 2000] [--kills 20] [--seed 1] [--database sqlite|postgres]
 
-1. Backlog: N messages in Dovecot; `poll --once` is SIGKILLed at a random moment `--kills` times,
+1. Backlog: N messages in Dovecot; `poll` is SIGKILLed at a random moment `--kills` times,
    restarted each time, then run to the end. Checked against the mailbox (every message archived
    exactly once, byte for byte, none lost, each UID delivered once, watermark at the last UID) and
    against a clean run of the same mailbox (same results, problems and rows per message: no rows
@@ -177,14 +177,14 @@ def backlog(server, args: argparse.Namespace, database_url: Callable[[], str | N
     work = Path(tempfile.mkdtemp(prefix="bench-crash-"))
     clean = write_config(work / "clean", extra=mailbox, database_url=database_url())
     start = time.perf_counter()
-    if run_cli(clean, ["poll", "--once"], cli_env(account.password)).returncode != 0:
+    if run_cli(clean, ["poll"], cli_env(account.password)).returncode != 0:
         raise SystemExit("the clean run failed")
     clean_s = time.perf_counter() - start
     crashed = write_config(work / "crashed", extra=mailbox, database_url=database_url())
     env = cli_env(account.password)
-    runs = kill_runs(service_command(crashed, "poll", "--once"), env, crashed, args.kills,
+    runs = kill_runs(service_command(crashed, "poll"), env, crashed, args.kills,
                      lambda: rng.uniform(0.3, 1.6), work / "crashed.log")
-    final = run_cli(crashed, ["poll", "--once"], env)
+    final = run_cli(crashed, ["poll"], env)
     reference, after = state_by_sha(clean, account.password), state_by_sha(crashed, account.password)
     shas = mailbox_shas(server, account)
     found = compare(reference, after, shas)
@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report(found: dict, remind: dict, run: dict | None, args: argparse.Namespace) -> None:
     archive = found["archive"]
-    rows = [["messages in mailbox", found["mailbox_messages"]], ["kills (poll --once)", found["kills"]],
+    rows = [["messages in mailbox", found["mailbox_messages"]], ["kills (poll)", found["kills"]],
             ["lost", found["lost"]], ["stored twice / not in mailbox", found["extra"]],
             ["differing from a clean run", found["differing_from_clean_run"]],
             ["rows (clean run / after kills)", f"{found['rows_clean_run']} / {found['rows']}"],

@@ -1,6 +1,6 @@
 """The floor: FETCH the folder in the service's batches, parse with compat32, read spreadsheets with calamine.
 
-Stores nothing. Run as its own process by bench/backlog.py so it pays its own start-up, like `poll --once`:
+Stores nothing. Run as its own process by bench/backlog.py so it pays its own start-up, like `poll`:
 
     SERVICE_IMAP_PASSWORD=... python bench/floor.py --host 127.0.0.1 --port 1143 --user bench1 [--batch-size 50]
 

@@ -1,4 +1,4 @@
-"""How often a refused IMAP login is tried (issue 17 item 4): `poll --once` from cron every 5 minutes
+"""How often a refused IMAP login is tried (issue 17 item 4): `poll` from cron every 5 minutes
 for `--hours` simulated hours against a real Dovecot with a wrong password, counting the logins the
 server saw. `--code DIR` runs another checkout of the service (e.g. `git archive main`) for the
 figures before the change.
@@ -40,7 +40,7 @@ def main() -> int:
             while minutes <= args.hours * 60:
                 before = refused_logins(server, account.user, since)
                 now = (START + timedelta(minutes=minutes)).isoformat(timespec="minutes")
-                run = run_cli(config, ["poll", "--once", "--now", now], env, cwd=args.code)
+                run = run_cli(config, ["poll", "--now", now], env, cwd=args.code)
                 polls, seconds = polls + 1, seconds + run.seconds
                 server.wait_for_log(f"user=<{account.user}>", since, timeout=2)
                 if refused_logins(server, account.user, since) > before:

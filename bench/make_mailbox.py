@@ -134,7 +134,7 @@ def _append_to_dovecot(args: argparse.Namespace, items: list[Item], rows: list[l
             config = write_config(folder, extra=imap_section(server.host, server.port, account.user,
                                                              folder=args.folder) + NO_RECEIPTS)
             print(f"\nDovecot on {server.host}:{server.port}, user {account.user}. Poll it with:\n"
-                  f"  SERVICE_IMAP_PASSWORD='{account.password}' python -m service --config {config} poll --once\n"
+                  f"  SERVICE_IMAP_PASSWORD='{account.password}' python -m service --config {config} poll\n"
                   "Ctrl-C stops the server.")
             try:
                 while True:

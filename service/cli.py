@@ -429,7 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
                 for name, (_, text) in COMMANDS.items()}
     corrections.add_arguments(commands)
     commands["import"].add_argument("paths", nargs="+", help=".eml files, folders or Maildirs")
-    commands["poll"].add_argument("--once", action="store_true", help="one poll, then exit (for cron)")
     commands["status"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["compile"].add_argument("--deadline", help="deadline id (default: latest with tables)")
     commands["compile"].add_argument("--out", required=True, help="FILE.xlsx (or .csv / .json: that format only)")

@@ -68,7 +68,7 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None,
         counts.receipts += sum(send_receipt(app, outcome, window_from) == "sent" for outcome in outcomes)
 
     # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
-    with app.sender.batch(), Deriver(app.config) as deriver:  # a pool, started only for a backlog
+    with app.sender.batch(), Deriver(app.config, app.converter) as deriver:  # a pool, started only for a backlog
         for outcome in pipeline.process_pending(app, deriver, send_receipts):
             counts.reports += int(outcome.is_report)
         done = 0

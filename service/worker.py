@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from . import jobs
-from .app import App, make_sender
+from .app import App
 from .clock import Clock
 from .config import Config, MailboxSection
 from .errors import SendDeferred, SourceError
@@ -42,7 +42,7 @@ from .outgoing.schedule import (
     next_digest_at,
     next_reminder_at,
 )
-from .outgoing.transports import Circuit, Sender, SmtpSender
+from .outgoing.transports import Circuit, Sender
 from .report.workbook import export_bytes, write_atomically
 from .store.lock import LockError, WorkerLock, worker_lock
 
@@ -80,14 +80,16 @@ class StoppingSender:
         return self.inner.batch()
 
 
-def worker_sender(config: Config, clock: Clock, stop: threading.Event) -> StoppingSender:
-    """The configured sender; an SMTP retry wait ends early (as a failed send) when stopping."""
-    def sleep(seconds: float) -> None:
+def open_worker_app(config: Config, clock: Clock, stop: threading.Event) -> tuple[App, StoppingSender]:
+    """The App with the sender it picked, wrapped to refuse new sends once stopping; an SMTP retry
+    wait ends early (as a failed send) when stopping."""
+    def smtp_wait(seconds: float) -> None:
         if stop.wait(seconds):
             raise SendDeferred("worker stopping during a retry wait: not sent, retried at the next start")
 
-    inner = SmtpSender(config.smtp, clock, sleep=sleep) if config.smtp.kind == "smtp" else make_sender(config, clock)
-    return StoppingSender(inner, stop)
+    app = App.open(config, clock, smtp_wait=smtp_wait)
+    app.sender = sender = StoppingSender(app.sender, stop)
+    return app, sender
 
 
 class Worker:
@@ -160,7 +162,7 @@ class Worker:
             return retry
         if mailbox != self.app.config.mailbox:
             log.info("mailbox settings or secret changed: logging in again now")
-            self.app.config = self.app.config.model_copy(update={"mailbox": mailbox})
+            self.app.use_mailbox(mailbox)
         return retry
 
     def _watch_mailbox_once_polled(self) -> None:
@@ -235,10 +237,9 @@ class Worker:
     # --- IMAP IDLE ------------------------------------------------------------------------------
     def watch_mailbox(self) -> None:
         """Wait in IDLE and wake the poll when mail arrives; polls every poll_interval go on regardless."""
-        from .ingest.imap import ImapSource  # only IMAP deployments need it
-
-        config = self.app.config
-        source = ImapSource(config.mailbox)
+        config, source = self.app.config, self.app.mail_watcher()
+        if source is None:  # a folder mailbox is polled, never watched
+            return
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
@@ -330,9 +331,8 @@ def run_worker(config: Config, timeline: Timeline, *, standby: bool = False,
     lock = worker_lock(config.service.database_url)
     if not acquire(lock, stop, standby):
         return 0  # stopped while waiting as a standby
-    sender = worker_sender(config, timeline.now, stop)
     try:
-        app = App.open(config, timeline.now, sender=sender)
+        app, sender = open_worker_app(config, timeline.now, stop)
     except BaseException:
         lock.release()
         raise

@@ -1,4 +1,4 @@
-"""Extract stage: Attachment -> Extraction(tables, problems).
+"""Extract stage: Attachment (+ the document Converter app.py chose) -> Extraction(tables, problems).
 
 Dispatches on the sniffed kind to one reader per format; every reader returns Grids
 and the one normaliser turns them into Tables. Never raises: a bad file is a Problem.
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import subprocess
 from typing import Callable
 
 import python_calamine
@@ -16,8 +15,9 @@ import xlrd
 from ..config import LimitsSection
 from ..model import Attachment, Extraction, Problem, Table
 from .bounds import ReadBounds, RowBudget, check_office_parts
+from .convert import CONVERSION_FAILURES, Converter, NoConversion, NoConverter
 from .csv import read_csv
-from .doc import convert_with_office, office_binary, read_doc
+from .doc import read_doc
 from .docx import read_docx
 from .grid import Grid, ReadProblem
 from .normalise import normalise_grid
@@ -28,38 +28,40 @@ log = logging.getLogger(__name__)
 
 Reader = Callable[[bytes, ReadBounds], list[Grid]]
 READERS: dict[str, Reader] = {
-    "xlsx": read_xlsx, "xlsm": read_xlsx, "ods": read_xlsx, "xls": read_xls,
-    "docx": read_docx, "doc": read_doc,
+    "xlsx": read_xlsx, "xlsm": read_xlsx, "ods": read_xlsx, "xls": read_xls, "docx": read_docx,
 }
+CONVERTED_KINDS = {"doc"}  # read through the converter (service/extract/doc.py)
 WORD_KINDS = {"docx", "doc", "wps"}  # prose reports are legitimate: no table is no problem
-# WPS formats: (reader trying the usual BIFF8/Word 97 content, LibreOffice target, reader of that)
-WPS_FORMATS: dict[str, tuple[Reader, str, Reader]] = {"et": (read_xls, "xlsx", read_xlsx),
-                                                      "wps": (read_doc, "docx", read_docx)}
+# WPS formats: the kind whose reader tries the usual BIFF8/Word 97 content before a converter does
+WPS_FORMATS: dict[str, str] = {"et": "xls", "wps": "doc"}
 NATIVE_FAILURES = (ReadProblem, ValueError, TypeError, IndexError, KeyError, AssertionError, struct.error,
-                   OSError, subprocess.TimeoutExpired, xlrd.XLRDError, xlrd.compdoc.CompDocError)
+                   *CONVERSION_FAILURES, xlrd.XLRDError, xlrd.compdoc.CompDocError)
 FORMAT_PHRASES = {"pdf": " .pdf 格式", "image": "图片", "rtf": " .rtf 格式", "html": "网页（.html）格式",
                   "et": " WPS .et 格式", "wps": " WPS .wps 格式", "unknown": "无法识别的格式"}
 SILENT_KINDS = {"text", "eml", "zip"}  # bodies and containers: unpacked or read elsewhere
 OFFICE_ZIPS = {"xlsx", "xlsm", "ods", "docx"}
 
 
-def extract_attachments(attachments: tuple[Attachment, ...], limits: LimitsSection) -> tuple[list[Table], list[Problem]]:
-    """Tables and problems of all the attachments of one message, which share its row budget."""
+def extract_attachments(attachments: tuple[Attachment, ...], limits: LimitsSection,
+                        converter: Converter) -> tuple[list[Table], list[Problem]]:
+    """Tables and problems of all the attachments of one message, which share its row budget;
+    legacy formats (.doc, WPS) go through `converter`."""
     budget = RowBudget(limits.max_rows_per_message)
     tables: list[Table] = []
     problems: list[Problem] = []
     for attachment in attachments:
-        found = extract_attachment(attachment, limits, budget)
+        found = extract_attachment(attachment, limits, budget, converter)
         tables.extend(found.tables)
         problems.extend(found.problems)
     return tables, problems
 
 
 def extract_attachment(att: Attachment, limits: LimitsSection | None = None,
-                       budget: RowBudget | None = None) -> Extraction:
+                       budget: RowBudget | None = None, converter: Converter = NoConverter()) -> Extraction:
     """Tables and problems of one attachment; any reader failure becomes a Problem.
 
     budget: the rows the message's other attachments left (default: a message of its own).
+    converter: reads .doc and the WPS files not in Word 97/BIFF8 form (default: none installed).
     """
     kind = "csv" if att.kind == "text" and att.filename.lower().endswith((".csv", ".tsv")) else att.kind
     if kind in SILENT_KINDS:
@@ -68,7 +70,7 @@ def extract_attachment(att: Attachment, limits: LimitsSection | None = None,
         return Extraction(problems=(_encrypted(att.filename),))
     bounds = ReadBounds.for_attachment(att.filename, limits or LimitsSection(), budget)
     try:
-        grids = _read_grids(kind, att, bounds)
+        grids = _read_grids(kind, att, bounds, converter)
     except ReadProblem as err:
         return Extraction(problems=(Problem(err.code, err.message_zh, err.detail, file=att.filename),))
     except python_calamine.PasswordError as err:
@@ -85,35 +87,38 @@ def extract_attachment(att: Attachment, limits: LimitsSection | None = None,
     return Extraction(found.tables, tuple(bounds.problems) + found.problems)
 
 
-def _read_grids(kind: str, att: Attachment, bounds: ReadBounds) -> list[Grid]:
-    """Grids from the reader for kind; WPS files are tried as xls/doc, then via LibreOffice."""
+def _read_grids(kind: str, att: Attachment, bounds: ReadBounds, converter: Converter) -> list[Grid]:
+    """Grids from the reader for kind; WPS files are tried as xls/doc, then converted."""
     if kind == "csv":
         return read_csv(att.content, name=att.filename, bounds=bounds)
     if kind in OFFICE_ZIPS:
         check_office_parts(att.content, att.filename, bounds.limits)
     if kind in READERS:
         return READERS[kind](att.content, bounds)
+    if kind in CONVERTED_KINDS:
+        return read_doc(att.content, bounds, converter)
     if kind in WPS_FORMATS:
-        return _read_wps(kind, att, bounds)
+        return _read_wps(kind, att, bounds, converter)
     raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), detail=f"kind={kind}")
 
 
-def _read_wps(kind: str, att: Attachment, bounds: ReadBounds) -> list[Grid]:
-    """WPS .et/.wps: most are BIFF8/Word 97 inside, else LibreOffice converts them if installed."""
-    native, target, reader = WPS_FORMATS[kind]
+def _read_wps(kind: str, att: Attachment, bounds: ReadBounds, converter: Converter) -> list[Grid]:
+    """WPS .et/.wps: most are BIFF8/Word 97 inside, else the converter (LibreOffice) may convert them."""
+    native = WPS_FORMATS[kind]
     try:
-        return native(att.content, bounds)
+        return _read_grids(native, att, bounds, converter)
     except NATIVE_FAILURES as err:
-        log.info("extract: %s not readable as %s: %r", att.filename, native.__name__, err)
-    if not office_binary():
-        raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), detail="no LibreOffice")
+        log.info("extract: %s not readable as %s: %r", att.filename, f"read_{native}", err)
     try:
-        converted = convert_with_office(att.content, kind, target)
-    except (OSError, ValueError, subprocess.TimeoutExpired) as err:
+        converted = converter.convert(att.content, kind)
+    except NoConversion as err:
+        raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind),
+                          detail="no LibreOffice") from err
+    except CONVERSION_FAILURES as err:
         # e.g. LibreOffice installed without Calc: the city can still resend as .xlsx
         raise ReadProblem("unsupported_format", _unsupported_message(att.filename, kind), repr(err)) from err
-    check_office_parts(converted, att.filename, bounds.limits)
-    return reader(converted, bounds)
+    check_office_parts(converted.content, att.filename, bounds.limits)
+    return READERS[converted.kind](converted.content, bounds)
 
 
 def _unsupported_message(filename: str, kind: str) -> str:

@@ -1,7 +1,8 @@
-"""Derive stage: raw bytes (+ when received) + Config -> Derived (the store values of one message).
+"""Derive stage: raw bytes (+ when received) + Config + Converter -> Derived (the store values of one message).
 
-Parse, extract, attribute and validate, with no I/O, so a process pool can run it (service/ingest/pool.py).
-Deterministic in (raw, source_received_at, ingested_at, config): `reprocess` gives the same result.
+Parse, extract, attribute and validate, with no I/O but the document converter app.py chose (legacy
+.doc/WPS files), so a process pool can run it (service/ingest/pool.py). Deterministic in (raw,
+source_received_at, ingested_at, config, converter): `reprocess` gives the same result.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..decide.decisions import RegisteredSender
 from ..decide.plausibility import version_doubts
 from ..decide.validate import validate_rows
 from ..extract import extract_attachments
+from ..extract.convert import Converter
 from ..model import Attribution, Message, Problem, Row, Table
 from ..parse import parse_message
 
@@ -54,10 +56,10 @@ class Derived:
     quarantined: str = ""
 
 
-def derive(job: Job, config: Config) -> Derived:
+def derive(job: Job, config: Config, converter: Converter) -> Derived:
     """Derive one message; a bug becomes an internal_error problem on it, never an exception."""
     try:
-        return _derive(job, config)
+        return _derive(job, config, converter)
     except MemoryError:  # over limits.max_worker_memory_mb: the attachment, not our code
         return quarantined(job.ingested_at, "out of memory (limits.max_worker_memory_mb)")
     except Exception as err:  # one per message: a bug must not stop the other messages
@@ -76,9 +78,9 @@ def quarantined(at: datetime, reason: str) -> Derived:
     return replace(failed(at, problem), quarantined=reason)
 
 
-def _derive(job: Job, config: Config) -> Derived:
+def _derive(job: Job, config: Config, converter: Converter) -> Derived:
     message = parse_message(job.raw, config.limits, config.tz)
-    tables, problems = extract_attachments(message.attachments, config.limits)
+    tables, problems = extract_attachments(message.attachments, config.limits, converter)
     at = received_time(message, job.source_received_at, job.ingested_at, config)
     attribution = attribute_message(message, tables, at, config, job.registered)
     problems = list(message.problems) + problems + list(attribution.problems)

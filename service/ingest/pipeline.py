@@ -104,7 +104,7 @@ def batches(items: Iterable[Fetched], size: int = BATCH_MESSAGES,
 
 def ingest(app: App, fetched: Fetched) -> Outcome:
     """Archive, record and process one raw message. Never raises on bad input."""
-    with Deriver(app.config, workers=1) as deriver:
+    with Deriver(app.config, app.converter, workers=1) as deriver:
         return next(ingest_batches(app, [fetched], deriver))[0]
 
 
@@ -232,7 +232,7 @@ def _outcome(stored: StoredMessage, derived: Derived) -> Outcome:
 
 def process(app: App, pk: int) -> Outcome:
     """Parse, extract, attribute and record one archived message; errors become problems."""
-    with Deriver(app.config, workers=1) as deriver:
+    with Deriver(app.config, app.converter, workers=1) as deriver:
         return _written(app, _submitted(app, app.store.stored_messages_by_id([pk]), deriver))[0]
 
 
@@ -241,7 +241,7 @@ def _process_all(app: App, stored: list[StoredMessage], deriver: Deriver | None,
                  set_aside: dict[int, str] | None = None) -> Iterator[list[Outcome]]:
     """Process archived messages batch by batch, on the given deriver or a pool of this one's own."""
     if deriver is None:
-        with Deriver(app.config) as own:
+        with Deriver(app.config, app.converter) as own:
             yield from _process_all(app, stored, own, before_storing, set_aside)
         return
     runs = (stored[i:i + BATCH_MESSAGES] for i in range(0, len(stored), BATCH_MESSAGES))

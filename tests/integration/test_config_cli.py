@@ -45,7 +45,7 @@ def test_a_config_saved_as_gbk_is_refused_with_where_and_how_to_fix_it(tmp_path:
 
 def test_imap_without_a_host_fails_at_start(tmp_path: Path) -> None:
     shipped_config(tmp_path, extra='\n[mailbox]\nkind = "imap"\nuser = "hndzsw@163.com"\n')
-    result = run_cli(tmp_path, "poll", "--once")
+    result = run_cli(tmp_path, "poll")
     assert result.returncode == 2
     assert 'mailbox: kind = "imap" needs host' in result.stderr
 

@@ -74,7 +74,7 @@ def test_demo_with_a_live_imap_and_smtp_config_touches_neither(tmp_path, dovecot
 
     # the counters do see this config's own commands: the zeros above are not blind
     monkeypatch.delenv("SERVICE_DATABASE_URL")
-    assert main(["--config", str(config), "poll", "--once", "--now", "2022-01-04T09:00"]) == 0
+    assert main(["--config", str(config), "poll", "--now", "2022-01-04T09:00"]) == 0
     assert main(["--config", str(config), "digest", "--now", "2022-01-04T08:30"]) == 0
     assert "imap-login:" in dovecot.wait_for_log("imap-login:", since=log_at)
     assert smtp.handler.connections > smtp_at and len(smtp.messages) == 1

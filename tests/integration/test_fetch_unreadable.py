@@ -55,7 +55,7 @@ def messages_json(capsys) -> list[dict]:
 
 def test_a_poll_skips_unreadable_mail_files_reports_them_and_ingests_the_rest(data_dir, capsys):
     hostile_maildir(data_dir / "mailbox")
-    assert main(["poll", "--once", "--now", NOW]) == 0  # a FIFO would hang it, a PermissionError stopped it
+    assert main(["poll", "--now", NOW]) == 0  # a FIFO would hang it, a PermissionError stopped it
     out, err = capsys.readouterr()
     assert "收取新邮件 1 封" in out and "无法读取已跳过 4" in out
     skipped = [line for line in err.splitlines() if line.startswith("跳过无法读取的文件")]
@@ -66,11 +66,11 @@ def test_a_poll_skips_unreadable_mail_files_reports_them_and_ingests_the_rest(da
 
 def test_a_skipped_file_is_ingested_by_the_next_poll_once_it_can_be_read(data_dir, capsys):
     hostile_maildir(data_dir / "mailbox")
-    assert main(["poll", "--once", "--now", NOW]) == 0
+    assert main(["poll", "--now", NOW]) == 0
     (data_dir / "mailbox" / "new" / "2.folder.eml").rmdir()
     (data_dir / "mailbox" / "new" / "2.folder.eml").write_bytes(report("株洲市", "zhuzhou"))
     capsys.readouterr()
-    assert main(["poll", "--once", "--now", NOW]) == 0
+    assert main(["poll", "--now", NOW]) == 0
     assert "收取新邮件 1 封" in capsys.readouterr().out
     assert sorted(m["city"] for m in messages_json(capsys)) == ["株洲市", "长沙市"]
 

@@ -1,4 +1,4 @@
-"""A refused IMAP login backs off (issue 17 item 4), counted at a real Dovecot: repeated `poll --once`
+"""A refused IMAP login backs off (issue 17 item 4), counted at a real Dovecot: repeated `poll`
 over four simulated hours log in 9 times, not 49; `remind` and `poll` print when the next attempt is
 allowed, as do `status --check` and the digest; a new password in the secret file is tried at once;
 the `run` worker retries at once on SIGHUP and on a changed secret file."""
@@ -65,9 +65,9 @@ def test_repeated_polls_with_a_refused_login_back_off_and_a_new_secret_is_tried_
         cli, capsys, dovecot, imap_account, secret_file):
     since = dovecot.log_size()
     tried = []
-    for n in range(0, 241, 5):  # a cron `poll --once` every 5 minutes for four hours
+    for n in range(0, 241, 5):  # a cron `poll` every 5 minutes for four hours
         before = login_attempts(dovecot, imap_account, since)
-        code, _, err = cli(capsys, "poll", "--once", "--now", minute(n))
+        code, _, err = cli(capsys, "poll", "--now", minute(n))
         assert code == 1 and "邮箱登录被拒绝，下次重试" in err
         dovecot.wait_for_log(f"user=<{imap_account.user}>", since)
         if login_attempts(dovecot, imap_account, since) > before:
@@ -75,7 +75,7 @@ def test_repeated_polls_with_a_refused_login_back_off_and_a_new_secret_is_tried_
     # waits of 1, 2, 4, 8, 16, 32 and then 60 minutes, each from the refusal
     assert tried == [0, 5, 10, 15, 25, 45, 80, 140, 200]
 
-    code, _, err = cli(capsys, "poll", "--once", "--now", minute(242))
+    code, _, err = cli(capsys, "poll", "--now", minute(242))
     assert "下次重试 14:20" in err  # 200 + 60 minutes, local time
 
     code, out, err = cli(capsys, "remind", "--now", minute(243))  # its poll respects the backoff too
@@ -87,15 +87,15 @@ def test_repeated_polls_with_a_refused_login_back_off_and_a_new_secret_is_tried_
     assert login_attempts(dovecot, imap_account, since) == 9
 
     secret_file.write_text(imap_account.password + "\n", encoding="utf-8")  # the new 授权码
-    code, _, err = cli(capsys, "poll", "--once", "--now", minute(246))
+    code, _, err = cli(capsys, "poll", "--now", minute(246))
     assert code == 0, err
     assert login_attempts(dovecot, imap_account, since, refused=False) == 1
     code, out, _ = cli(capsys, "status", "--check", "--now", minute(247))
     assert code == 0, out
 
     secret_file.write_text("wrong-again\n", encoding="utf-8")  # a good login reset the schedule
-    assert cli(capsys, "poll", "--once", "--now", minute(250))[0] == 1
-    assert "下次重试 14:11" in cli(capsys, "poll", "--once", "--now", minute(250))[2]
+    assert cli(capsys, "poll", "--now", minute(250))[0] == 1
+    assert "下次重试 14:11" in cli(capsys, "poll", "--now", minute(250))[2]
     assert login_attempts(dovecot, imap_account, since) == 10
 
 

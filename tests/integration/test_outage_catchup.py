@@ -75,22 +75,22 @@ def receipts_to_changsha(smtp: SmtpServer) -> int:
 
 def test_a_report_that_waited_through_an_outage_longer_than_the_window_still_gets_its_receipt(
         cli, dovecot, imap_account, smtp):
-    assert cli("poll", "--once", "--now", "2022-02-03T09:00") == 0  # the last good poll before the outage
+    assert cli("poll", "--now", "2022-02-03T09:00") == 0  # the last good poll before the outage
     dovecot.append(imap_account, report("<waited@changsha>"), when=datetime(2022, 2, 3, 10, 0, tzinfo=TZ))
     dovecot.stop()
     for now in ("2022-02-03T10:05", "2022-02-05T12:00", "2022-02-07T09:00"):
-        assert cli("poll", "--once", "--now", now) == 1  # the server is down for four days
+        assert cli("poll", "--now", now) == 1  # the server is down for four days
     dovecot.start()
     # read 4 days after it arrived (window 72 h), 28 h after the window would have closed counting from now
-    assert cli("poll", "--once", "--now", "2022-02-07T14:00") == 0
+    assert cli("poll", "--now", "2022-02-07T14:00") == 0
     assert receipts_to_changsha(smtp) == 1
 
 
 def test_a_new_mailbox_full_of_old_mail_sends_no_receipts_on_its_first_poll(cli, dovecot, imap_account, smtp):
     for n, year in enumerate((2019, 2020, 2021)):
         dovecot.append(imap_account, report(f"<old-{n}@changsha>"), when=datetime(year, 2, 3, 10, 0, tzinfo=TZ))
-    assert cli("poll", "--once", "--now", "2022-02-07T14:00") == 0
-    assert cli("poll", "--once", "--now", "2022-02-07T14:05") == 0
+    assert cli("poll", "--now", "2022-02-07T14:00") == 0
+    assert cli("poll", "--now", "2022-02-07T14:05") == 0
     assert receipts_to_changsha(smtp) == 0
 
 

@@ -71,12 +71,12 @@ def test_the_same_message_fetched_twice_is_archived_and_counted_once(app):
 class _Capturing:
     """A deriver that keeps the jobs it is given and derives them in this process, as workers do."""
 
-    def __init__(self, config) -> None:
-        self.config, self.jobs = config, []
+    def __init__(self, config, converter) -> None:
+        self.config, self.converter, self.jobs = config, converter, []
 
     def submit(self, jobs):
         self.jobs.extend(jobs)
-        return lambda: [pool.derive_loaded(job, self.config) for job in jobs]
+        return lambda: [pool.derive_loaded(job, self.config, self.converter) for job in jobs]
 
 
 def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
@@ -84,7 +84,7 @@ def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
     big = make_email(subject="长沙市网上年货节活动总结", message_id="<big@changsha>",
                      attachments=[("附件1.xlsx", make_xlsx([HEADER, *SAMPLE_ROWS])), ("现场照片.jpg", photo)],
                      received=datetime(2022, 2, 6, 10, 0, tzinfo=TZ))
-    deriver = _Capturing(app.config)
+    deriver = _Capturing(app.config, app.converter)
     fetched = [Fetched("big", big), Fetched("small", report(2))]
     outcomes = [o for batch in pipeline.ingest_batches(app, fetched, deriver) for o in batch]
     assert [(len(j.raw), bool(j.sha256)) for j in deriver.jobs] == [(0, True), (len(report(2)), False)]
@@ -94,5 +94,5 @@ def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
 
 def test_big_mail_missing_from_the_archive_is_an_internal_error_on_that_message(app):
     job = Job(b"", None, NOW, sha256="0" * 64)
-    derived = pool.derive_loaded(job, app.config)
+    derived = pool.derive_loaded(job, app.config, app.converter)
     assert [p.code for p in derived.problem_list] == ["internal_error"] and derived.rows == []

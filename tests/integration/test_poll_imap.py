@@ -1,4 +1,4 @@
-"""`poll --once` through the CLI against a real Dovecot: exactly once, unseen, INTERNALDATE counts."""
+"""`poll` through the CLI against a real Dovecot: exactly once, unseen, INTERNALDATE counts."""
 from __future__ import annotations
 
 import json
@@ -49,8 +49,8 @@ def cli(capsys, config: Path, *argv: str) -> str:
 def test_poll_once_ingests_each_message_once_and_leaves_them_unseen(capsys, dovecot, imap_account, imap_config):
     for n in (1, 2, 3):
         dovecot.append(imap_account, summary_mail(n), when=datetime(2022, 2, 6 + n, 10, 0, tzinfo=TZ))
-    assert "新邮件 3 封" in cli(capsys, imap_config, "poll", "--once", "--now", "2022-02-10T12:00")
-    assert "新邮件 0 封" in cli(capsys, imap_config, "poll", "--once", "--now", "2022-02-10T12:05")
+    assert "新邮件 3 封" in cli(capsys, imap_config, "poll", "--now", "2022-02-10T12:00")
+    assert "新邮件 0 封" in cli(capsys, imap_config, "poll", "--now", "2022-02-10T12:05")
     assert all(b"\\Seen" not in flags for flags in dovecot.flags(imap_account).values())
 
     doc = json.loads(cli(capsys, imap_config, "status", "--json", "--now", "2022-02-10T12:00"))
@@ -62,9 +62,9 @@ def test_poll_once_ingests_each_message_once_and_leaves_them_unseen(capsys, dove
 
 def test_new_mail_after_a_poll_is_picked_up_by_the_next_one(capsys, dovecot, imap_account, imap_config):
     dovecot.append(imap_account, summary_mail(1), when=datetime(2022, 2, 7, 10, 0, tzinfo=TZ))
-    cli(capsys, imap_config, "poll", "--once", "--now", "2022-02-10T12:00")
+    cli(capsys, imap_config, "poll", "--now", "2022-02-10T12:00")
     dovecot.append(imap_account, summary_mail(2), when=datetime(2022, 2, 8, 10, 0, tzinfo=TZ))
-    assert "新邮件 1 封" in cli(capsys, imap_config, "poll", "--once", "--now", "2022-02-10T12:05")
+    assert "新邮件 1 封" in cli(capsys, imap_config, "poll", "--now", "2022-02-10T12:05")
     messages = json.loads(cli(capsys, imap_config, "messages", "--json"))
     assert len(messages) == 2
 
@@ -72,6 +72,6 @@ def test_new_mail_after_a_poll_is_picked_up_by_the_next_one(capsys, dovecot, ima
 def test_a_wrong_password_is_a_clear_error_without_the_password(capsys, dovecot, imap_account, imap_config,
                                                                monkeypatch):
     monkeypatch.setenv("SERVICE_IMAP_PASSWORD", "wrong-授权码-123")
-    assert main(["--config", str(imap_config), "poll", "--once"]) != 0
+    assert main(["--config", str(imap_config), "poll"]) != 0
     err = capsys.readouterr().err
     assert "授权码" in err and "wrong-授权码-123" not in err

@@ -65,7 +65,7 @@ def credited(app: App, city: str) -> bool:
                                          ("memory", "out of memory")])
 def test_a_poisoned_message_is_quarantined_and_the_rest_of_the_batch_goes_on(bounded_app, how, reason):
     poisoned, normal = report(*CHANGSHA, 1, poison=how), report(*ZHUZHOU, 2)
-    with Deriver(bounded_app.config, workers=1, task=derive_or_misbehave) as deriver:
+    with Deriver(bounded_app.config, bounded_app.converter, workers=1, task=derive_or_misbehave) as deriver:
         first, second = ingest(bounded_app, [poisoned, normal], deriver)
         assert codes(bounded_app, first.message) == ["quarantined"]
         assert reason in bounded_app.store.quarantined()[first.message]
@@ -78,7 +78,7 @@ def test_a_poisoned_message_is_quarantined_and_the_rest_of_the_batch_goes_on(bou
 
 
 def test_quarantined_mail_is_left_alone_by_the_next_poll_and_by_reprocess(bounded_app):
-    with Deriver(bounded_app.config, workers=1, task=derive_or_misbehave) as deriver:
+    with Deriver(bounded_app.config, bounded_app.converter, workers=1, task=derive_or_misbehave) as deriver:
         (held,) = ingest(bounded_app, [report(*CHANGSHA, 1, poison="abort")], deriver)
         assert bounded_app.store.count_unprocessed() == 0  # not "left unprocessed": no retry loop
         assert pipeline.process_pending(bounded_app, deriver) == []
@@ -88,18 +88,18 @@ def test_quarantined_mail_is_left_alone_by_the_next_poll_and_by_reprocess(bounde
 
 
 def test_reprocess_include_quarantined_tries_again_and_releases_what_now_goes_through(bounded_app):
-    with Deriver(bounded_app.config, workers=1, task=derive_or_misbehave) as deriver:
+    with Deriver(bounded_app.config, bounded_app.converter, workers=1, task=derive_or_misbehave) as deriver:
         (held,) = ingest(bounded_app, [report(*CHANGSHA, 1, poison="hang")], deriver)
     assert not credited(bounded_app, "长沙市")
     # the bug is fixed (here: the plain derive), staff ask for a retry
-    with Deriver(bounded_app.config, workers=1) as deriver:
+    with Deriver(bounded_app.config, bounded_app.converter, workers=1) as deriver:
         pipeline.reprocess(bounded_app, include_quarantined=True, deriver=deriver)
     assert bounded_app.store.quarantined() == {}
     assert codes(bounded_app, held.message) == [] and credited(bounded_app, "长沙市")
 
 
 def test_a_retry_that_fails_again_keeps_the_first_reason(bounded_app):
-    with Deriver(bounded_app.config, workers=1, task=derive_or_misbehave) as deriver:
+    with Deriver(bounded_app.config, bounded_app.converter, workers=1, task=derive_or_misbehave) as deriver:
         (held,) = ingest(bounded_app, [report(*CHANGSHA, 1, poison="hang")], deriver)
         first = bounded_app.store.quarantined()
         pipeline.reprocess(bounded_app, include_quarantined=True, deriver=deriver)

@@ -64,7 +64,7 @@ def sent_statuses(tmp_path: Path, key_part: str = "") -> set[str]:
 def test_reminders_are_held_while_the_login_is_refused_and_sent_after_the_next_good_poll(
         cli, capsys, monkeypatch, imap_account, smtp, tmp_path, caplog):
     monkeypatch.setenv("SERVICE_IMAP_PASSWORD", "wrong-authorisation-code")
-    assert cli(capsys, "poll", "--once", "--now", "2022-02-08T08:50")[0] == 1
+    assert cli(capsys, "poll", "--now", "2022-02-08T08:50")[0] == 1
     code, out, err = cli(capsys, "remind", "--now", "2022-02-08T09:00")  # the summary's overdue notice
     assert code == 1
     assert "暂缓(held): overdue" in out and "reminders held, 14 due" in err and "尚未成功收取" in err
@@ -89,7 +89,7 @@ def test_reminders_are_held_while_the_login_is_refused_and_sent_after_the_next_g
 def test_a_poll_older_than_max_poll_age_holds_reminders_and_a_fresh_one_releases_them(
         cli, capsys, monkeypatch, imap_account, smtp):
     monkeypatch.setenv("SERVICE_IMAP_PASSWORD", imap_account.password)
-    assert cli(capsys, "poll", "--once", "--now", "2022-02-08T08:00")[0] == 0
+    assert cli(capsys, "poll", "--now", "2022-02-08T08:00")[0] == 0
     assert json.loads(cli(capsys, "remind", "--dry-run", "--json", "--now", "2022-02-08T09:00")[1])
     code, _, err = cli(capsys, "remind", "--dry-run", "--now", "2022-02-08T09:00")
     assert code == 0 and "last good poll 60 min ago, limit 30 min" in err  # dry-run says it would hold

@@ -4,6 +4,7 @@ from datetime import datetime
 import pytest
 
 from service.config import LimitsSection
+from service.extract.convert import NoConverter
 from service.ingest.derive import Job, derive
 from service.parse import parse_message
 from service.parse.charset import codec_for, decode_bytes
@@ -31,7 +32,8 @@ def test_gbk_bytes_under_such_a_label_read_as_gbk_with_an_unknown_charset_issue(
 def test_an_8bit_body_under_such_a_label_is_a_charset_problem_and_the_table_is_still_read(tmp_path, label):
     raw = make_email(subject="长沙市网上年货节活动总结", body=BODY, charset="gbk", charset_label=label, body_encoding="8bit",
                      attachments=[("附件1.xlsx", XLSX)])
-    derived = derive(Job(raw, None, datetime(2022, 1, 3, 12, tzinfo=SHANGHAI)), make_config(tmp_path))
+    derived = derive(Job(raw, None, datetime(2022, 1, 3, 12, tzinfo=SHANGHAI)), make_config(tmp_path),
+                     NoConverter())
     codes = [p["code"] for p in derived.problems]
     assert "internal_error" not in codes and "unknown_charset" in codes, derived.error
     assert len(derived.rows) == len(SAMPLE_ROWS)

@@ -4,6 +4,7 @@ import pytest
 
 from service.config import LimitsSection
 from service.extract import extract_attachments
+from service.extract.convert import NoConverter
 from service.parse import parse_message
 from tests.attack_builders import zip_listing_one_member
 from tests.builders import SHANGHAI, make_email, make_zip
@@ -17,7 +18,7 @@ LIMITS = LimitsSection()
 
 def _read(attachments):
     msg = parse_message(make_email(attachments=attachments), LIMITS, SHANGHAI)
-    tables, problems = extract_attachments(msg.attachments, LIMITS)
+    tables, problems = extract_attachments(msg.attachments, LIMITS, NoConverter())
     return msg, sum(len(t.rows) for t in tables), [(p.code, p.message_zh, p.file) for p in (*msg.problems, *problems)]
 
 

@@ -5,15 +5,19 @@ from pathlib import Path
 
 import pytest
 
+from service.app import installed_converter
 from service.extract import extract_attachment
+from service.extract.convert import NoConverter
 from service.model import Attachment
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_docx, make_xls, make_xlsx, template_rows
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def extract(content: bytes, name: str, kind: str):
-    return extract_attachment(Attachment(filename=name, content=content, kind=kind))
+def extract(content: bytes, name: str, kind: str, converter=None):
+    """Read as derive does, with the converter the app would pick from PATH now (unless given)."""
+    return extract_attachment(Attachment(filename=name, content=content, kind=kind),
+                              converter=converter or installed_converter())
 
 
 @pytest.mark.parametrize(("name", "kind", "message"), [
@@ -34,6 +38,13 @@ def test_wps_files_without_libreoffice_are_a_problem_naming_wps(monkeypatch, tmp
     monkeypatch.setenv("PATH", str(tmp_path))
     found = extract(b"\xd0\xcf\x11\xe0", name, kind)
     assert [p.message_zh for p in found.problems] == [f"附件“{name}”为{fmt} 格式，无法自动读取表格，请以 .xlsx 重新报送"]
+
+
+@pytest.mark.parametrize(("name", "kind", "fmt"), [("统计表.et", "et", " WPS .et"), ("总结.wps", "wps", " WPS .wps")])
+def test_wps_files_with_no_converter_are_the_same_precise_problem(name, kind, fmt):
+    found = extract(b"\xd0\xcf\x11\xe0", name, kind, converter=NoConverter())
+    assert [(p.code, p.message_zh, p.detail) for p in found.problems] == [
+        ("unsupported_format", f"附件“{name}”为{fmt} 格式，无法自动读取表格，请以 .xlsx 重新报送", "no LibreOffice")]
 
 
 def test_a_wps_document_in_word_97_format_is_read_like_a_doc():

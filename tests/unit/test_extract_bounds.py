@@ -13,6 +13,7 @@ import xlrd
 
 from service.config import LimitsSection
 from service.extract import extract_attachment, extract_attachments
+from service.extract.convert import NoConverter
 from service.extract.xls import sheet_extents as xls_extents
 from service.extract.xlsx import read_xlsx, sheet_extents
 from service.model import Attachment
@@ -38,10 +39,11 @@ from zoneinfo import ZoneInfo
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from service.config import LimitsSection
 from service.extract import extract_attachments
+from service.extract.convert import NoConverter
 from service.parse import parse_message
 limits = LimitsSection(**json.loads(sys.argv[1]))
 msg = parse_message(sys.stdin.buffer.read(), limits, ZoneInfo("Asia/Shanghai"))
-tables, problems = extract_attachments(msg.attachments, limits)
+tables, problems = extract_attachments(msg.attachments, limits, NoConverter())  # no .doc or WPS here
 json.dump({"problems": [[p.code, p.message_zh, p.file] for p in (*msg.problems, *problems)],
            "rows": [[t.filename, len(t.rows)] for t in tables]}, sys.stdout, ensure_ascii=False)
 """
@@ -110,7 +112,7 @@ def test_the_sum_of_an_office_files_parts_is_bounded_too():
 def test_rows_over_the_message_budget_leave_the_next_attachment_unread_with_a_problem():
     other = make_xlsx(template_rows([[9, "岳麓区", "岳麓区商务局", "年货节", "直播", "销售额10万元", ""]]))
     attachments = tuple(Attachment(name, data, "xlsx") for name, data in (("a.xlsx", NORMAL), ("b.xlsx", other)))
-    tables, problems = extract_attachments(attachments, LimitsSection(max_rows_per_message=10))
+    tables, problems = extract_attachments(attachments, LimitsSection(max_rows_per_message=10), NoConverter())
     assert [(t.filename, len(t.rows)) for t in tables] == [("a.xlsx", len(SAMPLE_ROWS))]
     assert [(p.code, p.message_zh, p.file) for p in problems] == [
         ("too_many_rows", "邮件中各附件的表格合计超过 10 行，附件“b.xlsx”中的“Sheet1”未读取，请检查后重新报送", "b.xlsx")]

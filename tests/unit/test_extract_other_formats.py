@@ -1,4 +1,5 @@
-"""xls (xlwt), docx (python-docx), csv and doc (antiword) files through the same normaliser."""
+"""xls (xlwt), docx (python-docx), csv and doc (antiword, through the converter the app picks) files
+through the same normaliser."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from service.app import installed_converter
 from service.extract import extract_attachment
+from service.extract.convert import NoConverter
 from service.model import Attachment
 from tests.table_builders import (
     CONTACT_LINE,
@@ -25,8 +28,10 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_NAMES = [r[3] for r in SAMPLE_ROWS]
 
 
-def extract(content: bytes, name: str, kind: str):
-    return extract_attachment(Attachment(filename=name, content=content, kind=kind))
+def extract(content: bytes, name: str, kind: str, converter=None):
+    """Read as derive does, with the converter the app would pick from PATH now (unless given)."""
+    return extract_attachment(Attachment(filename=name, content=content, kind=kind),
+                              converter=converter or installed_converter())
 
 
 def test_an_xls_template_yields_rows_meta_and_integral_numbers():
@@ -112,6 +117,12 @@ def test_a_doc_without_antiword_or_libreoffice_is_a_precise_problem(monkeypatch,
     assert found.tables == ()
     assert [(p.code, p.message_zh, p.file) for p in found.problems] == [
         ("unreadable_attachment", "未安装 antiword，无法读取 .doc", "总结.doc")]
+
+
+def test_a_doc_with_no_converter_is_the_same_precise_problem():
+    found = extract((DATA / "statistics-2022.doc").read_bytes(), "总结.doc", "doc", converter=NoConverter())
+    assert [(p.code, p.message_zh, p.detail, p.file) for p in found.problems] == [
+        ("unreadable_attachment", "未安装 antiword，无法读取 .doc", "antiword not on PATH", "总结.doc")]
 
 
 def test_a_corrupt_doc_is_an_unreadable_attachment():

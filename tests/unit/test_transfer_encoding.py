@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 
 from service.config import LimitsSection
+from service.extract.convert import NoConverter
 from service.ingest.derive import Job, derive
 from service.parse import parse_message
 from tests.builders import SHANGHAI, make_email
@@ -48,7 +49,8 @@ def test_a_part_whose_transfer_encoding_lies_is_read_by_content(declared, body, 
 
 
 def test_the_rows_of_a_report_with_a_lying_transfer_encoding_are_counted(tmp_path):
-    derived = derive(Job(lying("base64", XLSX), None, datetime(2022, 1, 3, 12, tzinfo=SHANGHAI)), make_config(tmp_path))
+    derived = derive(Job(lying("base64", XLSX), None, datetime(2022, 1, 3, 12, tzinfo=SHANGHAI)), make_config(tmp_path),
+                     NoConverter())
     assert len(derived.rows) == len(SAMPLE_ROWS) and derived.attribution.city == "长沙市"
 
 
