@@ -31,6 +31,12 @@ class Grid:
     merges_known: bool = True
 
 
+def cell_at(cells: list[list[str]], r: int, c: int) -> str:
+    """The text at row r, column c, or "" outside the grid (rows are ragged)."""
+    row = cells[r] if 0 <= r < len(cells) else []
+    return row[c] if 0 <= c < len(row) else ""
+
+
 class ReadProblem(Exception):
     """A reader's precise reason why a file cannot be read (becomes a Problem)."""
 
