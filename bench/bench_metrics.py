@@ -1,9 +1,9 @@
-"""Benchmark reading 活动成效 figures (service/extract/metrics.py) per text, with and without shapes.
+"""Benchmark reading 活动成效 figures (service/extract/metrics.py) per text, with and without shapes (effect_shapes.py).
 
 Run: python bench/bench_metrics.py [--texts 20000] [--repeat 3]. Prints a table and writes
 bench/results/metrics.json.
 
-A template is a text with its digits made 0; metrics.py keeps a template's reading (its shape) from
+A template is a text with its digits made 0; effect_shapes.py keeps a template's reading (its shape) from
 its second text on. Three mixes, each timed as CPU per text (best of --repeat):
 - repeated phrasings: the corpus's six 活动成效 phrasings with random numbers (what backlog.py
   reads: after the first two texts of each, every text is a hit);
@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, print_table, write_json  # noqa: E402
 from bench.corpus import ACTIVITIES  # noqa: E402
-from service.extract import metrics  # noqa: E402
+from service.extract import effect_shapes, metrics  # noqa: E402
+from service.extract.effect_figures import read_in_full  # noqa: E402
 
 TAG_CHARACTERS = "东南西北中春夏秋冬年货节网上直播商城乡村特产好物"
 
@@ -52,8 +53,8 @@ def cpu_per_text(read: Callable[[str], object], texts: list[str], repeat: int) -
     """Best CPU microseconds per text over `repeat` runs, each starting with empty caches."""
     best = float("inf")
     for _ in range(repeat):
-        metrics._SHAPES.clear()
-        metrics._SEEN_ONCE.clear()
+        effect_shapes._SHAPES.clear()
+        effect_shapes._SEEN_ONCE.clear()
         start = time.process_time()
         for text in texts:
             read(text)
@@ -74,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "repeated phrasings, shapes (us/text)": cpu_per_text(read, repeated, args.repeat),
         "one-off phrasings, shapes (us/text)": cpu_per_text(read, one_off, args.repeat),
-        "repeated phrasings, full reading (us/text)": cpu_per_text(metrics._read_in_full, repeated, args.repeat),
-        "one-off phrasings, full reading (us/text)": cpu_per_text(metrics._read_in_full, one_off, args.repeat),
+        "repeated phrasings, full reading (us/text)": cpu_per_text(read_in_full, repeated, args.repeat),
+        "one-off phrasings, full reading (us/text)": cpu_per_text(read_in_full, one_off, args.repeat),
     }
     print_table(f"活动成效 reading, {args.texts} texts per mix", [(k, f"{v:.1f}") for k, v in figures.items()])
     write_json(Path(args.out), {"texts": args.texts, "seed": args.seed, "figures": figures})

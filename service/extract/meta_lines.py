@@ -1,4 +1,4 @@
-"""Extract stage, meta lines, pure: free text lines around a table -> its 填报单位/联系人/职务/联系方式/邮箱.
+"""Extract stage, meta lines, pure: text lines around a table -> 填报单位/联系人/职务/联系方式/邮箱.
 
 The lines are Word paragraphs before the table, the grid rows above its header and the footer rows
 under it (extract/rows.py keeps those aside); a row's cells are joined by CELL into one line.
