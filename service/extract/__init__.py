@@ -1,7 +1,9 @@
 """Extract stage: Attachment (+ the document Converter app.py chose) -> Extraction(tables, problems).
 
-Dispatches on the sniffed kind to one reader per format; every reader returns Grids
-and the one normaliser turns them into Tables. Never raises: a bad file is a Problem.
+Dispatches on the sniffed kind to one reader per format (xlsx, xls, docx, doc, csv), each bounded
+(bounds) and returning Grids; normalise turns each Grid into a Table: header finds the header row,
+rows turns the grid under it into Rows (each row's 活动成效 figures by metrics: effect_figures reads,
+effect_shapes caches), meta_lines reads 填报单位/联系人. Never raises: a bad file is a Problem.
 """
 from __future__ import annotations
 
