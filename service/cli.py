@@ -297,15 +297,15 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
     from .store.purge import apply_purge, archive_files, plan_purge
 
     now, store = app.clock(), app.store
-    results = {r["message"]: r for r in store.results()}
+    results = {r.message: r for r in store.results()}
     plan = plan_purge(args.before, now, app.config.tz, messages=store.stored_messages(), sent=store.sent_records(),
                       archive=archive_files(app.archive), outbox=sorted(app.config.outbox_folder.glob("*.eml")),
-                      received={pk: r["received_at"] for pk, r in results.items()},
+                      received={pk: r.received_at for pk, r in results.items()},
                       derived=[p for p in [app.config.workbook_path] if p.exists()])
     for m in plan.messages:
-        r = results.get(m.id, {})
-        at = r.get("received_at", m.source_received_at or m.ingested_at).astimezone(app.config.tz)
-        print(f"#{m.id} {at:%Y-%m-%d} {r.get('city') or '未归属'} 《{r.get('subject', '')}》")
+        r = results.get(m.id)
+        at = (r.received_at if r else m.source_received_at or m.ingested_at).astimezone(app.config.tz)
+        print(f"#{m.id} {at:%Y-%m-%d} {(r.city if r else None) or '未归属'} 《{r.subject if r else ''}》")
     print(f"{args.before} 之前：邮件 {len(plan.messages)} 封（含原始邮件与提取数据），发送记录 {len(plan.sent_keys)} 条，"
           f"文件 {len(plan.files)} 个")
     if args.dry_run or not args.yes:
@@ -349,16 +349,15 @@ def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
 
 def cmd_messages(app: App, args: argparse.Namespace) -> int:
     results = app.store.results()
-    problems: dict[int, list[dict]] = {}
-    for p in app.store.problems():
-        problems.setdefault(p["message"], []).append(p)
+    problems = app.store.problems()
     docs = [{
-        "id": r["message"], "message_id": r["message_id"], "sender": r["sender"], "subject": r["subject"],
-        "received_at": r["received_at"].astimezone(app.config.tz).isoformat(),
-        "city": r["city"], "deadline": r["deadline"], "is_report": r["is_report"],
-        "city_source": r["city_source"], "unregistered_sender": r["unregistered_sender"],
-        "attachments": json.loads(r["attachments"]),
-        "problems": [{k: p[k] for k in ("code", "message_zh", "file", "row")} for p in problems.get(r["message"], [])],
+        "id": r.message, "message_id": r.message_id, "sender": r.sender, "subject": r.subject,
+        "received_at": r.received_at.astimezone(app.config.tz).isoformat(),
+        "city": r.city, "deadline": r.deadline, "is_report": r.is_report,
+        "city_source": r.city_source, "unregistered_sender": r.unregistered_sender,
+        "attachments": [{"filename": a.filename, "kind": a.kind, "origin": a.origin} for a in r.attachments],
+        "problems": [{"code": p.code, "message_zh": p.message_zh, "file": p.file, "row": p.row}
+                     for p in problems.get(r.message, ())],
     } for r in results]
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))

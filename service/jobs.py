@@ -27,7 +27,7 @@ from .ingest.login_backoff import (
     save_backoff,
 )
 from .ingest.pool import Deriver
-from .model import Fetched, Outgoing, Problem, ReportState
+from .model import Fetched, Outgoing, ReportState, StoredResult
 from .outgoing.digest import build_digest
 from .outgoing.receipt import plan_receipt, within_hourly_limit
 from .outgoing.remind import due_reminders, hold_reason
@@ -144,7 +144,7 @@ def retry_receipts(app: App) -> int:
     if not waiting:
         return 0
     now, sent = app.clock(), 0
-    stored = {f"receipt:{r['message_id']}": r for r in app.store.results() if r["message_id"]}
+    stored = {f"receipt:{r.message_id}": r for r in app.store.results() if r.message_id}
     row_counts = app.store.row_counts()  # once for all the waiting receipts
     with app.sender.batch() as circuit:
         for record in waiting:
@@ -154,9 +154,10 @@ def retry_receipts(app: App) -> int:
     return sent
 
 
-def _retry_receipt(app: App, key: str, result: dict | None, row_counts: dict[int, int], now: datetime) -> int:
+def _retry_receipt(app: App, key: str, result: StoredResult | None, row_counts: dict[int, int],
+                   now: datetime) -> int:
     """1 when the receipt `key` went out now."""
-    planned = replanned_receipt(app, result, row_counts.get(result["message"], 0), now) if result else None
+    planned = replanned_receipt(app, result, row_counts.get(result.message, 0), now) if result else None
     if planned is None:
         app.store.record_send_result(
             key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
@@ -164,15 +165,14 @@ def _retry_receipt(app: App, key: str, result: dict | None, row_counts: dict[int
     return int(send_limited(app, planned, now) == "sent")
 
 
-def replanned_receipt(app: App, result: dict, rows: int, now: datetime) -> Outgoing | None:
+def replanned_receipt(app: App, result: StoredResult, rows: int, now: datetime) -> Outgoing | None:
     """The receipt for a stored result, planned as send_receipt plans it at ingest."""
-    problems = [Problem(p["code"], p["message_zh"], p["detail"], p["file"], p["row"])
-                for p in app.store.problems([result["message"]])]
-    letter = dict(message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
-                  received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
-                  deadline=result["deadline"], rows=rows, problems=problems,
-                  auto_generated=result["auto_generated"], now=now, renderer=app.renderer)
-    return planned_receipt(app, letter, result["message"])
+    problems = list(app.store.problems([result.message]).get(result.message, ()))
+    letter = dict(message_id=result.message_id, sender=result.sender, subject=result.subject,
+                  received_at=result.received_at, city=result.city if result.is_report else None,
+                  deadline=result.deadline, rows=rows, problems=problems,
+                  auto_generated=result.auto_generated, now=now, renderer=app.renderer)
+    return planned_receipt(app, letter, result.message)
 
 
 def planned_receipt(app: App, letter: dict, message: int) -> Outgoing | None:
@@ -274,16 +274,16 @@ def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
     """Everything the digest shows, gathered from the store as at `now`."""
     config, store = app.config, app.store
     states = load_states(store, config, now)
-    results = [r for r in store.results() if r["received_at"] <= now]
-    city_of = {r["message"]: r["city"] for r in results}
-    problems = [dict(p, city=city_of.get(p["message"])) for p in store.problems(city_of)
-                if p["code"] not in HUMAN_CODES_EXCLUDED]
+    results = [r for r in store.results() if r.received_at <= now]
+    city_of = {r.message: r.city for r in results}
+    problems = [dict(message=m, code=p.code, message_zh=p.message_zh, detail=p.detail, file=p.file, row=p.row,
+                     city=city_of.get(m))
+                for m, found in store.problems(city_of).items() for p in found if p.code not in HUMAN_CODES_EXCLUDED]
     row_counts = store.row_counts()
-    arrived = [dict(city=r["city"], deadline=r["deadline"], received_at=r["received_at"], subject=r["subject"],
-                    rows=row_counts.get(r["message"], 0)) for r in results if r["is_report"] and r["received_at"] > since]
-    unattributed = [dict(sender=r["sender"], subject=r["subject"], received_at=r["received_at"])
-                    for r in results if r["city"] is None and not r["auto_generated"]
-                    and r["duplicate_of"] is None]
+    arrived = [dict(city=r.city, deadline=r.deadline, received_at=r.received_at, subject=r.subject,
+                    rows=row_counts.get(r.message, 0)) for r in results if r.is_report and r.received_at > since]
+    unattributed = [dict(sender=r.sender, subject=r.subject, received_at=r.received_at)
+                    for r in results if r.city is None and not r.auto_generated and r.duplicate_of is None]
     records = store.sent_records(since)
     sent = [dict(kind=s.kind, city=s.city, deadline=s.deadline, sent_at=s.updated_at, status=s.status,
                  error=s.error) for s in records if s.kind != "digest"]
@@ -311,9 +311,9 @@ def compile_summary(app: App, deadline: str | None = None) -> Summary:
     states = load_states(app.store, config, now)
     deadline = deadline or latest_deadline_with_rows(config, states)
     config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    results = [r for r in app.store.results() if r["received_at"] <= now]
+    results = [r for r in app.store.results() if r.received_at <= now]
     rows = app.store.rows(version_messages(results, deadline))  # earlier versions too: the jump check
-    problems = [p for p in app.store.problems() if p["code"] not in HUMAN_CODES_EXCLUDED]
+    problems = {m: [p for p in found if p.code not in HUMAN_CODES_EXCLUDED] for m, found in app.store.problems().items()}
     return build_summary(config, states, deadline, rows, results, problems)
 
 

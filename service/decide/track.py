@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..clock import end_of_day
 from ..config import Config
-from ..model import ReportState
+from ..model import Problem, ReportState, StoredResult
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,12 @@ def state_of(states: Sequence[ReportState], city: str, deadline: str) -> ReportS
     raise KeyError((city, deadline))
 
 
-def versions_from_results(results: Iterable[dict], problems: Iterable[dict], row_counts: dict[int, int]) -> list[ReportVersion]:
+def versions_from_results(results: Iterable[StoredResult], problems: Mapping[int, Sequence[Problem]],
+                          row_counts: Mapping[int, int]) -> list[ReportVersion]:
     """ReportVersions from the store's result records (reports only, duplicates excluded)."""
-    by_message: dict[int, list[str]] = {}
-    for p in problems:
-        by_message.setdefault(p["message"], []).append(p["message_zh"])
     return [
-        ReportVersion(message=r["message"], message_id=r["message_id"], city=r["city"],
-                      deadline=r["deadline"], received_at=r["received_at"],
-                      rows=row_counts.get(r["message"], 0), tables=r["tables"],
-                      problems=tuple(by_message.get(r["message"], ())))
-        for r in results
-        if r["is_report"] and r["duplicate_of"] is None and r["city"] and r["deadline"]
+        ReportVersion(message=r.message, message_id=r.message_id, city=r.city, deadline=r.deadline,
+                      received_at=r.received_at, rows=row_counts.get(r.message, 0), tables=r.tables,
+                      problems=tuple(p.message_zh for p in problems.get(r.message, ())))
+        for r in results if r.is_version
     ]

@@ -53,8 +53,8 @@ def test_a_message_that_fails_inside_the_pipeline_is_recorded_and_the_others_go_
     broken = archive_only(app, report(1), "x")
     app.archive.path_for(stored(app.store, broken).sha256).unlink()  # the disk lost it
     counts = jobs.ingest_all(app, [Fetched("y", report(2))])
-    problems = app.store.problems([broken])
-    assert [p["code"] for p in problems] == ["internal_error"]
+    problems = app.store.problems([broken])[broken]
+    assert [p.code for p in problems] == ["internal_error"]
     assert counts.new == 1 and counts.reports == 1
     assert state_of(load_states(app.store, app.config, NOW), "长沙市", "summary").state == "on_time"
 
@@ -95,4 +95,4 @@ def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
 def test_big_mail_missing_from_the_archive_is_an_internal_error_on_that_message(app):
     job = Job(b"", None, NOW, sha256="0" * 64)
     derived = pool.derive_loaded(job, app.config)
-    assert [p.code for p in derived.problem_list] == ["internal_error"] and derived.rows == []
+    assert [p.code for p in derived.problems] == ["internal_error"] and derived.rows == ()

@@ -56,9 +56,9 @@ def deliver(app) -> None:
 
 def test_planted_figures_are_flagged_on_the_message_and_kept_out_of_the_totals(app):
     deliver(app)
-    forged = next(r["message"] for r in app.store.results() if r["sender"] == "changsha.gov@163.com")
-    flagged = [(p["code"], p["row"], p["message_zh"]) for p in app.store.problems([forged])
-               if p["code"].startswith("implausible")]
+    forged = next(r.message for r in app.store.results() if r.sender == "changsha.gov@163.com")
+    flagged = [(p.code, p.row, p.message_zh) for p in app.store.problems([forged])[forged]
+               if p.code.startswith("implausible")]
     assert flagged == [
         ("implausible_figure", 5, "数值异常：第 5 行 参与主体数量 999999999 超出合理范围（单行上限 100000），未计入汇总，请核实"),
         ("implausible_figure", 5, "数值异常：第 5 行 销售额 9999999亿元 超出合理范围（单行上限 1000000 万元），未计入汇总，请核实"),

@@ -54,7 +54,7 @@ def ingest(app: App, raws: list[bytes], deriver: Deriver) -> list[pipeline.Outco
 
 
 def codes(app: App, message: int) -> list[str]:
-    return [p["code"] for p in app.store.problems([message])]
+    return [p.code for p in app.store.problems([message]).get(message, ())]
 
 
 def credited(app: App, city: str) -> bool:
@@ -73,8 +73,8 @@ def test_a_poisoned_message_is_quarantined_and_the_rest_of_the_batch_goes_on(bou
         # the worker was replaced: the next poll on the same deriver is read as usual
         (later,) = ingest(bounded_app, [report(*CHANGSHA, 3)], deriver)
     assert later.rows == len(SAMPLE_ROWS) and credited(bounded_app, "长沙市")
-    problem = bounded_app.store.problems([first.message])[0]
-    assert problem["message_zh"] == QUARANTINED_ZH
+    problem = bounded_app.store.problems([first.message])[first.message][0]
+    assert problem.message_zh == QUARANTINED_ZH
 
 
 def test_quarantined_mail_is_left_alone_by_the_next_poll_and_by_reprocess(bounded_app):

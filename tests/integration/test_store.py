@@ -4,10 +4,12 @@ from __future__ import annotations
 import os
 import stat
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from service.ingest.derive import empty_result
+from service.model import Problem, ReportRow
 from service.store import Store
 from tests.store_helpers import record_one, stored
 
@@ -52,16 +54,17 @@ def test_derived_rows_and_problems_are_replaced_not_added(database_url):
     pk, _ = record_one(store, sha256="d" * 64, message_id="<4@x>", size=1, source_id="",
                                  source_received_at=NOW, now=NOW)
     result = empty_result(NOW, subject="总结")
-    row = dict(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区", organiser="芙蓉区商务局",
-               name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="", participants=None,
-               products=3000.0, sales_wan=12000.0)
-    problem = dict(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
-    store.replace_results([(pk, result, [problem], [row, dict(row, source_row=5, seq="2")])])
-    store.replace_results([(pk, result, [problem], [row, dict(row, source_row=5, seq="2")])])
-    got = store.rows([pk])
-    assert [(r["position"], r["seq"], r["source_row"]) for r in got] == [(0, "1", 4), (1, "2", 5)]
-    assert {k: got[0][k] for k in row} == row
-    assert [{k: p[k] for k in problem} for p in store.problems([pk])] == [problem]
+    row = ReportRow(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区",
+                    organiser="芙蓉区商务局", name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="",
+                    participants=None, products=Decimal("3000"), sales_wan=Decimal("12000"))
+    problem = Problem(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    got = store.rows([pk])[pk]
+    assert [(r.seq, r.source_row) for r in got] == [("1", 4), ("2", 5)]
+    assert got[0] == row
+    assert store.problems([pk]) == {pk: (problem,)}
+    assert store.results()[0].subject == "总结"
 
 
 def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(database_url):
