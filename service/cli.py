@@ -17,12 +17,13 @@ from . import jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
-from .decide.status import load_states, status_json, status_table
+from .decide.status import states_at, status_json, status_table
 from .demo import demo_config, prepare_demo_folder, run_demo
 from .errors import ServiceError
 from .health import health_problems, health_values
 from .ingest import pipeline
 from .ingest.folder import Unreadable, fetch_files, file_kind, mail_files
+from .report.summary import summary_at
 from .report.workbook import export_bytes, write_atomically
 from .store import Store, database_error
 from .store.migrations import ensure_schema
@@ -217,10 +218,10 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
             print(line)
         print(f"\n模拟 2021-12-20 至 2022-02-09：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
               f"回执 {report.receipts}，催报提醒 {report.reminders}，每日汇总 {report.digests}\n")
-        now = app.clock()
-        print(status_table(demo, load_states(app.store, demo, now), now))
+        now, snapshot = app.clock(), app.store.snapshot(with_rows=True)  # one read: the matrix and the workbook
+        print(status_table(demo, states_at(demo, snapshot, now), now))
         out = Path(args.out) if args.out else demo.workbook_path
-        summary = jobs.compile_summary(app)
+        summary = summary_at(demo, snapshot, now)
         write_atomically(out, export_bytes(summary, out.suffix.lower()))
     finally:
         app.close()
@@ -236,18 +237,19 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     now = app.clock()
     if args.check:
         return _health_check(app, now)
-    states = load_states(app.store, app.config, now)
+    states = states_at(app.config, app.store.snapshot(), now)
     print(status_json(app.config, states, now) if args.json else status_table(app.config, states, now))
     return 0
 
 
 def _health_check(app: App, now) -> int:
     """`status --check`: exit 1 with the reasons (for cron, systemd, a container health check)."""
-    problems = health_problems(app.config, health_values(app.store, app.config.health.max_failed_sends), now)
+    snapshot = app.store.snapshot()
+    problems = health_problems(app.config, health_values(snapshot, app.config.health.max_failed_sends), now)
     for problem in problems:
         print(f"UNHEALTHY: {problem}")
     if not problems:
-        ok = app.store.get_health("poll_ok")
+        ok = snapshot.health_of("poll_ok")
         print(f"OK: last successful poll {ok[1].astimezone(app.config.tz).isoformat(timespec='seconds')}")
     return 1 if problems else 0
 
@@ -348,8 +350,8 @@ def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_messages(app: App, args: argparse.Namespace) -> int:
-    results = app.store.results()
-    problems = app.store.problems()
+    snapshot = app.store.snapshot()  # results and problems in one read
+    problems = snapshot.problems
     docs = [{
         "id": r.message, "message_id": r.message_id, "sender": r.sender, "subject": r.subject,
         "received_at": r.received_at.astimezone(app.config.tz).isoformat(),
@@ -358,7 +360,7 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
         "attachments": [{"filename": a.filename, "kind": a.kind, "origin": a.origin} for a in r.attachments],
         "problems": [{"code": p.code, "message_zh": p.message_zh, "file": p.file, "row": p.row}
                      for p in problems.get(r.message, ())],
-    } for r in results]
+    } for r in snapshot.results]
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0

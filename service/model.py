@@ -282,7 +282,7 @@ class Snapshot:
     results: tuple[StoredResult, ...] = ()  # oldest first (store id)
     problems: Mapping[int, tuple[Problem, ...]] = field(default_factory=dict)  # message -> as found
     row_counts: Mapping[int, int] = field(default_factory=dict)  # message -> rows stored
-    rows: Mapping[int, tuple[ReportRow, ...]] = field(default_factory=dict)  # report versions', when asked
+    rows: Mapping[int, tuple[ReportRow, ...]] | None = None  # of every report version; None: not read
     sent: tuple[SentRecord, ...] = ()  # the sent log, oldest first
     health: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)  # key -> (value, at)
 
@@ -294,7 +294,7 @@ class Snapshot:
         ids = {r.message for r in kept}
         return replace(self, results=kept, problems={m: p for m, p in self.problems.items() if m in ids},
                        row_counts={m: n for m, n in self.row_counts.items() if m in ids},
-                       rows={m: r for m, r in self.rows.items() if m in ids})
+                       rows=None if self.rows is None else {m: r for m, r in self.rows.items() if m in ids})
 
     def health_of(self, key: str) -> tuple[str, datetime] | None:
         """(value, at) of a health key, None when never set."""

@@ -1,4 +1,4 @@
-"""Status views: the store's records -> report states at a moment -> JSON contract / terminal table."""
+"""Status views, pure: a job's snapshot -> report states at a moment -> JSON contract / terminal table."""
 from __future__ import annotations
 
 import json
@@ -7,16 +7,16 @@ from datetime import datetime
 from typing import Sequence
 
 from ..config import Config
-from ..model import ReportState
-from ..store import Store
+from ..model import ReportState, Snapshot
 from .labels import STATE_ZH, state_label
 from .track import report_states, versions_from_results
 
 
-def load_states(store: Store, config: Config, now: datetime) -> list[ReportState]:
-    """Every city's state for every deadline as the service would have said at `now`."""
-    versions = versions_from_results(store.results(), store.problems(), store.row_counts())
-    return report_states(config, versions, now)
+def states_at(config: Config, snapshot: Snapshot, now: datetime) -> list[ReportState]:
+    """Every city's state for every deadline as the service would have said at `now` (the snapshot's
+    view at `now`: later mail does not count)."""
+    view = snapshot.at(now)
+    return report_states(config, versions_from_results(view.results, view.problems, view.row_counts), now)
 
 
 def status_document(config: Config, states: Sequence[ReportState], now: datetime) -> dict:

@@ -28,12 +28,11 @@ class ReportVersion:
     problems: tuple[str, ...] = ()
 
 
-def current_versions(versions: Iterable[ReportVersion], now: datetime) -> dict[tuple[str, str], list[ReportVersion]]:
-    """Versions received by `now`, grouped by (city, deadline), oldest first."""
+def grouped_versions(versions: Iterable[ReportVersion]) -> dict[tuple[str, str], list[ReportVersion]]:
+    """Versions grouped by (city, deadline), oldest first."""
     grouped: dict[tuple[str, str], list[ReportVersion]] = {}
     for v in sorted(versions, key=lambda v: (v.received_at, v.message)):
-        if v.received_at <= now:
-            grouped.setdefault((v.city, v.deadline), []).append(v)
+        grouped.setdefault((v.city, v.deadline), []).append(v)
     return grouped
 
 
@@ -48,8 +47,9 @@ def effective_version(versions: Sequence[ReportVersion]) -> ReportVersion:
 
 
 def report_states(config: Config, versions: Iterable[ReportVersion], now: datetime) -> list[ReportState]:
-    """State of every city for every deadline as the service would have said at `now`."""
-    grouped = current_versions(versions, now)
+    """State of every city for every deadline at `now`, from the versions received by then (the caller's
+    view at `now`, Snapshot.at: the one place later mail is left out)."""
+    grouped = grouped_versions(versions)
     states = []
     for city in config.cities:
         for deadline in config.deadlines:

@@ -1,4 +1,4 @@
-"""Summary stage: report states + stored results/rows/problems (a job's snapshot) -> Summary (values only).
+"""Summary stage: a job's snapshot (stored results, rows, problems) at a moment -> Summary (values only).
 
 Rows come from each city's counted version for the deadline, cities in the official order,
 序号 renumbered; the figures are Decimal (service/figures.py) and summed exactly, in plain Python:
@@ -14,8 +14,9 @@ from typing import Collection, Iterable, Iterator, Mapping, Sequence
 from ..config import Config, Deadline
 from ..decide.labels import state_label as label_of
 from ..decide.plausibility import FigureKey, city_doubts, is_counted
+from ..decide.status import states_at
 from ..figures import figure_sum, plain_figure
-from ..model import Problem, ReportRow, ReportState, StoredResult, TableUnit
+from ..model import Problem, ReportRow, ReportState, Snapshot, StoredResult, TableUnit
 
 COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
            "活动成效（含参与主体数量、商品数量、销售额等）", "备注",
@@ -27,6 +28,7 @@ METRIC_COLUMNS = tuple(ROW_KEYS.index(k) for k in METRICS)  # positions of the n
 PROBLEM_COLUMNS = ("序号", "市州", "报送节点", "收到时间", "发件人", "邮件主题", "文件", "行", "问题",
                    "联系人", "联系电话", "代码")
 TOTAL_ZH = "全省合计"
+HUMAN_CODES_EXCLUDED = frozenset({"duplicate", "auto_generated"})  # problems staff need not act on
 DOUBTED_ZH = "数值异常，未计入合计，待核实"  # the note on a figure kept out of the totals
 
 
@@ -274,3 +276,31 @@ def with_doubts(problems: Mapping[int, Sequence[Problem]],
             seen.add((message, problem.code, problem.message_zh))
             found.setdefault(message, []).append(problem)
     return found
+
+
+def version_rows(snapshot: Snapshot, deadline: str) -> dict[int, tuple[ReportRow, ...]]:
+    """Rows of every report version for a deadline (the counted ones and those they superseded: the jump
+    check compares them), from a snapshot read with its rows."""
+    if snapshot.rows is None:
+        raise ValueError("snapshot read without rows (Store.snapshot(with_rows=True))")
+    return {m: snapshot.rows[m] for m in version_messages(snapshot.results, deadline) if m in snapshot.rows}
+
+
+def summary_at(config: Config, snapshot: Snapshot, now: datetime, deadline: str | None = None) -> Summary:
+    """The consolidated workbook's content at `now`; default deadline: the latest one that has tables.
+
+    An unknown deadline raises KeyError (the CLI reports it).
+    """
+    view = snapshot.at(now)
+    states = states_at(config, view, now)
+    deadline = deadline or latest_deadline_with_rows(config, states)
+    config.deadline(deadline)
+    problems = {m: [p for p in found if p.code not in HUMAN_CODES_EXCLUDED] for m, found in view.problems.items()}
+    return build_summary(config, states, deadline, version_rows(view, deadline), view.results, problems)
+
+
+def table_totals(config: Config, snapshot: Snapshot, now: datetime) -> dict[str, Decimal]:
+    """Sums of the figures that count for the table deadline at `now` (implausible figures left out)."""
+    view = snapshot.at(now)
+    deadline = config.table_deadline.id
+    return counted_totals(config, states_at(config, view, now), deadline, version_rows(view, deadline), view.results)

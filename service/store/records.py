@@ -152,7 +152,7 @@ def read_snapshot(engine: Engine, with_rows: bool = False) -> Snapshot:
     with read_transaction(engine) as conn:
         return Snapshot(
             results=tuple(read_results(conn)), problems=read_problems(conn), row_counts=read_row_counts(conn),
-            rows=read_version_rows(conn) if with_rows else {},
+            rows=read_version_rows(conn) if with_rows else None,
             sent=tuple(sent_record(r) for r in conn.execute(select(sent).order_by(sent.c.created_at, sent.c.key))),
             health={r.key: (r.value, r.at) for r in conn.execute(select(health))})
 

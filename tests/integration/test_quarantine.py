@@ -14,7 +14,7 @@ import pytest
 
 from service.app import App
 from service.clock import fixed_clock
-from service.decide.status import load_states
+from service.decide.status import states_at
 from service.decide.track import state_of
 from service.ingest import pipeline
 from service.ingest.derive import QUARANTINED_ZH
@@ -58,7 +58,7 @@ def codes(app: App, message: int) -> list[str]:
 
 
 def credited(app: App, city: str) -> bool:
-    return state_of(load_states(app.store, app.config, NOW), city, "summary").state == "on_time"
+    return state_of(states_at(app.config, app.store.snapshot(), NOW), city, "summary").state == "on_time"
 
 
 @pytest.mark.parametrize("how, reason", [("abort", "died twice"), ("hang", "longer than 3 s"),
