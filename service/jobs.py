@@ -1,7 +1,8 @@
 """The service's jobs (poll, receipts, remind, digest), each one call with `now` from the app's clock.
 
-The CLI and the worker call these; they gather inputs from the store, call the pure planners
-(remind, receipt, digest) and apply the result (send, record).
+The CLI and the worker call these; they gather inputs from the store (remind, digest and compile: one
+Store.snapshot each), call the pure views and planners (status, remind, receipt, digest, summary) and
+apply the result (send, record).
 """
 from __future__ import annotations
 
