@@ -99,7 +99,7 @@ def check_store(config_path: Path, password: str, expected: int) -> dict:
         results = store.results()
         rows = sum(store.row_counts().values())
         return {"messages": len(stored), "archived_files": archived, "processed": len(results),
-                "unprocessed": len(store.unprocessed_ids()), "rows": rows, "reports": sum(r["is_report"] for r in results),
+                "unprocessed": len(store.unprocessed_ids()), "rows": rows, "reports": sum(r.is_report for r in results),
                 "watermark": store.get_watermark("INBOX"), "ok": len(stored) == expected == len(results) == archived}
     finally:
         store.close()

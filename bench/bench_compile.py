@@ -23,6 +23,7 @@ from service import jobs  # noqa: E402
 from service.app import App  # noqa: E402
 from service.clock import fixed_clock  # noqa: E402
 from service.config import Config, config_from_dict  # noqa: E402
+from service.model import MessageResult, Problem, ReportRow, TableUnit  # noqa: E402
 from service.report.workbook import export_bytes  # noqa: E402
 from tests.store_helpers import record_one  # noqa: E402
 
@@ -40,13 +41,13 @@ def bench_config(data_dir: Path) -> Config:
     return config_from_dict(data, environ={})
 
 
-def fake_rows(rng: random.Random, counties: tuple[str, ...], count: int) -> list[dict]:
+def fake_rows(rng: random.Random, counties: tuple[str, ...], count: int) -> list[ReportRow]:
     """Rows shaped like a city's 附件1 as the pipeline stores them."""
     rows = []
     for i in range(count):
         county = counties[i % len(counties)]
         participants, products, sales = rng.randint(5, 300), rng.randint(50, 5000), rng.randint(10, 20000) / 10
-        rows.append(dict(
+        rows.append(ReportRow(
             filename="附件1：2022湖南网上年货节重点活动统计表.xlsx", sheet="Sheet1", source_row=5 + i, seq=str(i + 1),
             county=county, organiser=f"{county}商务局", name=f"{county}网上年货节第{i + 1}场直播带货活动",
             content="线上直播带货+线下年货展销，发放消费券，组织电商企业开展年货促销",
@@ -64,13 +65,12 @@ def fill_store(app: App, rows_per_city: int) -> None:
         received = base + timedelta(days=n % 6, minutes=n)
         pk, _ = record_one(app.store, sha256=f"{n:064x}", message_id=f"<bench{n}@example.gov.cn>", size=1,
                                          source_id=f"file:bench{n}.eml", source_received_at=received, now=received)
-        result = dict(sender=city.emails[0], subject=f"{city.name}网上年货节活动总结", received_at=received,
-                      city=city.name, deadline="summary", is_report=True, auto_generated=False,
-                      unregistered_sender=False, city_source="sender", deadline_source="keyword", tables=1,
-                      attachments="[]",
-                      units=json.dumps([{"file": "附件1.xlsx", "contact": "王敏", "phone": "13812345678"}]))
-        problems = [dict(code="ambiguous_metric", message_zh=f"第 {r} 行活动成效中的数字无法识别", detail="", file="附件1.xlsx",
-                         row=r) for r in (7, 9)]
+        result = MessageResult(sender=city.emails[0], subject=f"{city.name}网上年货节活动总结", received_at=received,
+                               city=city.name, deadline="summary", is_report=True, auto_generated=False,
+                               unregistered_sender=False, city_source="sender", deadline_source="keyword", tables=1,
+                               units=(TableUnit("附件1.xlsx", "", contact="王敏", phone="13812345678"),))
+        problems = [Problem(code="ambiguous_metric", message_zh=f"第 {r} 行活动成效中的数字无法识别", detail="",
+                            file="附件1.xlsx", row=r) for r in (7, 9)]
         app.store.replace_results([(pk, result, list(problems), fake_rows(rng, city.counties, rows_per_city))])
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import asdict, astuple
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -113,17 +114,13 @@ def state_by_sha(config_path: Path, password: str) -> dict:
     try:
         stored = store.stored_messages()
         sha_of = {m.id: m.sha256 for m in stored}
-        results = {r["message"]: r for r in store.results()}
-        problems: dict[int, list] = {}
-        for p in store.problems():
-            problems.setdefault(p["message"], []).append((p["code"], p["message_zh"], p["detail"], p["file"], p["row"]))
-        rows: dict[int, list] = {}
-        for r in store.rows(list(sha_of)):
-            rows.setdefault(r["message"], []).append(tuple(v for k, v in r.items() if k not in ("id", "message")))
+        results = {r.message: r for r in store.results()}
+        problems = {m: [astuple(p) for p in found] for m, found in store.problems().items()}
+        rows = {m: [(i, *astuple(r)) for i, r in enumerate(found)] for m, found in store.rows(list(sha_of)).items()}
         state = {}
         for m in stored:
             result = results.get(m.id)
-            kept = None if result is None else {k: v for k, v in result.items()
+            kept = None if result is None else {k: v for k, v in asdict(result).items()
                                                 if k not in ("message", "duplicate_of", "sha256")}
             state[m.sha256] = {"duplicate_of": sha_of.get(m.duplicate_of), "result": kept,
                                "problems": sorted(problems.get(m.id, []), key=repr), "rows": rows.get(m.id, [])}

@@ -110,11 +110,9 @@ def outcome(config_path: Path, inputs: Path, kinds: list[str]) -> dict:
     store = Store.open(config.service.database_url)
     try:
         id_of_sha = {m.sha256: m.id for m in store.stored_messages()}
-        processed = {r["message"] for r in store.results()}
+        processed = {r.message for r in store.results()}
         rows = store.row_counts()
-        codes: dict[int, set[str]] = {}
-        for p in store.problems():
-            codes.setdefault(p["message"], set()).add(p["code"])
+        codes = {m: {p.code for p in found} for m, found in store.problems().items()}
     finally:
         store.close()
     table: dict[str, Counter] = {}

@@ -9,7 +9,13 @@ from typing import Any, Callable, Protocol
 
 from .clock import Clock
 from .config import Config, MailboxSection
-from .extract.convert import Antiword, Converter, FirstHandling, LibreOffice, NoConverter
+from .extract.convert import (
+    Antiword,
+    Converter,
+    FirstHandling,
+    LibreOffice,
+    NoConverter,
+)
 from .ingest.folder import FolderSource, Source
 from .outgoing.calendar import WorkCalendar
 from .outgoing.render import Renderer

@@ -17,13 +17,14 @@ from . import corrections, jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
-from .decide.decisions import corrected_result, problem_is_open, registered_senders
-from .decide.status import load_corrections, load_states, status_json, status_table
+from .decide.decisions import corrected, problem_is_open
+from .decide.status import registered_at, states_at, status_json, status_table
 from .demo import demo_config, prepare_demo_folder, run_demo
 from .errors import ServiceError
 from .health import health_problems, health_values
 from .ingest import pipeline
 from .ingest.folder import Unreadable, fetch_files, file_kind, mail_files
+from .report.summary import summary_at
 from .report.workbook import export_bytes, write_atomically
 from .store import Store, database_error
 from .store.migrations import ensure_schema
@@ -218,10 +219,10 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
             print(line)
         print(f"\n模拟 2021-12-20 至 2022-02-09：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
               f"回执 {report.receipts}，催报提醒 {report.reminders}，每日汇总 {report.digests}\n")
-        now = app.clock()
-        print(status_table(demo, load_states(app.store, demo, now), now))
+        now, snapshot = app.clock(), app.store.snapshot(with_rows=True)  # one read: the matrix and the workbook
+        print(status_table(demo, states_at(demo, snapshot, now), now))
         out = Path(args.out) if args.out else demo.workbook_path
-        summary = jobs.compile_summary(app)
+        summary = summary_at(demo, snapshot, now)
         write_atomically(out, export_bytes(summary, out.suffix.lower()))
     finally:
         app.close()
@@ -237,8 +238,9 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     now = app.clock()
     if args.check:
         return _health_check(app, now)
-    states = load_states(app.store, app.config, now)
-    registered = registered_senders([d for d in app.store.decisions() if d.at <= now], app.config)
+    snapshot = app.store.snapshot()
+    states = states_at(app.config, snapshot, now)
+    registered = registered_at(app.config, snapshot, now)
     print(status_json(app.config, states, now, registered) if args.json
           else status_table(app.config, states, now, registered))
     return 0
@@ -246,11 +248,12 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 def _health_check(app: App, now) -> int:
     """`status --check`: exit 1 with the reasons (for cron, systemd, a container health check)."""
-    problems = health_problems(app.config, health_values(app.store, app.config.health.max_failed_sends), now)
+    snapshot = app.store.snapshot()
+    problems = health_problems(app.config, health_values(snapshot, app.config.health.max_failed_sends), now)
     for problem in problems:
         print(f"UNHEALTHY: {problem}")
     if not problems:
-        ok = app.store.get_health("poll_ok")
+        ok = snapshot.health_of("poll_ok")
         print(f"OK: last successful poll {ok[1].astimezone(app.config.tz).isoformat(timespec='seconds')}")
     return 1 if problems else 0
 
@@ -303,15 +306,15 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
     from .store.purge import apply_purge, archive_files, plan_purge
 
     now, store = app.clock(), app.store
-    results = {r["message"]: r for r in store.results()}
+    results = {r.message: r for r in store.results()}
     plan = plan_purge(args.before, now, app.config.tz, messages=store.stored_messages(), sent=store.sent_records(),
                       archive=archive_files(app.archive), outbox=sorted(app.config.outbox_folder.glob("*.eml")),
-                      received={pk: r["received_at"] for pk, r in results.items()},
+                      received={pk: r.received_at for pk, r in results.items()},
                       derived=[p for p in [app.config.workbook_path] if p.exists()])
     for m in plan.messages:
-        r = results.get(m.id, {})
-        at = r.get("received_at", m.source_received_at or m.ingested_at).astimezone(app.config.tz)
-        print(f"#{m.id} {at:%Y-%m-%d} {r.get('city') or '未归属'} 《{r.get('subject', '')}》")
+        r = results.get(m.id)
+        at = (r.received_at if r else m.source_received_at or m.ingested_at).astimezone(app.config.tz)
+        print(f"#{m.id} {at:%Y-%m-%d} {(r.city if r else None) or '未归属'} 《{r.subject if r else ''}》")
     print(f"{args.before} 之前：邮件 {len(plan.messages)} 封（含原始邮件与提取数据），发送记录 {len(plan.sent_keys)} 条，"
           f"文件 {len(plan.files)} 个")
     if args.dry_run or not args.yes:
@@ -354,23 +357,23 @@ def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_messages(app: App, args: argparse.Namespace) -> int:
-    """Every message as the views see it (staff decisions laid over the rules' answer)."""
-    stored, found = app.store.results(), app.store.problems()
-    corrections = load_corrections(app.store, app.config, stored, found, app.clock())
-    problems: dict[int, list[dict]] = {}
-    for p in found:
-        problems.setdefault(p["message"], []).append(p)
+    """Every message as the views see it (staff decisions laid over the rules' answer; every problem, open
+    or settled, with its number)."""
+    snapshot = app.store.snapshot()  # results and problems in one read
+    view = corrected(app.config, snapshot.at(app.clock()))
+    corrections, results = view.corrections, {r.message: r for r in view.results}
     docs = [{
-        "id": r["message"], "message_id": r["message_id"], "sender": r["sender"], "subject": r["subject"],
-        "received_at": r["received_at"].astimezone(app.config.tz).isoformat(),
-        "city": r["city"], "deadline": r["deadline"], "is_report": r["is_report"],
-        "city_source": r["city_source"], "unregistered_sender": r["unregistered_sender"],
-        "attachments": json.loads(r["attachments"]),
-        "problems": [{"id": p["number"], **{k: p[k] for k in ("code", "message_zh", "file", "row")},
-                      "resolved": not problem_is_open(p, corrections)} for p in problems.get(r["message"], [])],
-        "ignored": r["message"] in corrections.ignored,
-        "decisions": corrections.by_message.get(r["message"], []),
-    } for r in (corrected_result(s, corrections) for s in stored)]
+        "id": s.message, "message_id": r.message_id, "sender": r.sender, "subject": r.subject,
+        "received_at": r.received_at.astimezone(app.config.tz).isoformat(),
+        "city": r.city, "deadline": r.deadline, "is_report": r.is_report,
+        "city_source": r.city_source, "unregistered_sender": r.unregistered_sender,
+        "attachments": [{"filename": a.filename, "kind": a.kind, "origin": a.origin} for a in r.attachments],
+        "problems": [{"id": p.number, "code": p.code, "message_zh": p.message_zh, "file": p.file, "row": p.row,
+                      "resolved": not problem_is_open(s.message, p, corrections)}
+                     for p in snapshot.problems.get(s.message, ())],
+        "ignored": s.message in corrections.ignored,
+        "decisions": corrections.by_message.get(s.message, []),
+    } for s in snapshot.results for r in [results.get(s.message, s)]]
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0

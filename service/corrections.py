@@ -16,10 +16,10 @@ from typing import Callable, Sequence
 
 from .app import App
 from .config import City, Config
-from .decide.decisions import corrections_from, describe, report_key
+from .decide.decisions import corrected, describe, report_key
 from .decide.labels import state_label
-from .decide.status import load_corrections, load_states
-from .model import Decision, ReportState
+from .decide.status import states_at
+from .model import Decision, ReportState, Snapshot, StoredResult
 from .text import escaped, fold
 
 
@@ -52,11 +52,16 @@ def check_deadline(config: Config, deadline: str) -> str:
     return deadline
 
 
-def find_message(app: App, text: str) -> dict:
-    """The stored result of message number `text` (as `messages` shows it)."""
+def current_view(app: App) -> Snapshot:
+    """What the views see now: the snapshot at now with the decisions taken so far laid over it."""
+    return corrected(app.config, app.store.snapshot().at(app.clock()))
+
+
+def find_message(view: Snapshot, text: str) -> StoredResult:
+    """The result (as staff corrected it) of message number `text`, as `messages` shows it."""
     number = _number(text, "邮件编号")
-    for r in app.store.results():
-        if r["message"] == number:
+    for r in view.results:
+        if r.message == number:
             return r
     raise WrongArgument(f"没有编号为 {number} 的邮件（编号见 `messages`）")
 
@@ -69,7 +74,7 @@ def _number(text: str, what: str) -> int:
 
 
 def plan_assign(app: App, args: argparse.Namespace) -> Planned:
-    r = find_message(app, args.message)
+    r = find_message(current_view(app), args.message)
     arguments: dict = {}
     if args.city or args.deadline:
         if not (args.city and args.deadline):
@@ -82,35 +87,36 @@ def plan_assign(app: App, args: argparse.Namespace) -> Planned:
         arguments["is_report"] = bool(args.report)
     if not arguments:
         raise WrongArgument("请给出 --city 和 --deadline，或 --report / --not-report")
-    if arguments.get("is_report") and not (arguments.get("city") or r["city"]):
-        raise WrongArgument(f"邮件 #{r['message']} 尚未归属市州：请同时给出 --city 和 --deadline")
-    return Planned("assign", str(r["message"]), arguments)
+    if arguments.get("is_report") and not (arguments.get("city") or (r.city and r.deadline)):
+        raise WrongArgument(f"邮件 #{r.message} 尚未归属市州和报送节点：请同时给出 --city 和 --deadline")
+    return Planned("assign", str(r.message), arguments)
 
 
 def plan_ignore(app: App, args: argparse.Namespace) -> Planned:
-    return Planned("ignore", str(find_message(app, args.message)["message"]), {})
+    return Planned("ignore", str(find_message(current_view(app), args.message).message), {})
 
 
 def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
-    r = find_message(app, args.message)
-    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems(), app.clock())
-    assigned = corrections.assignment(r["message"])
-    city = (assigned.city if assigned and assigned.city else None) or r["city"]
-    if not city:
-        raise WrongArgument(f"邮件 #{r['message']} 尚未归属市州，无法确认发件人：请先用 assign 指定市州")
-    if not r["unregistered_sender"]:
-        raise WrongArgument(f"邮件 #{r['message']} 的发件人 {r['sender']} 已是登记邮箱，无需确认")
-    if args.register and not r["sender"]:
-        raise WrongArgument(f"邮件 #{r['message']} 没有可登记的发件地址")
-    arguments = dict(city=city, address=r["sender"].lower(), register=bool(args.register))
-    return Planned("confirm-sender", str(r["message"]), arguments)
+    view = current_view(app)
+    r = find_message(view, args.message)
+    raw = next(s for s in app.store.snapshot().results if s.message == r.message)
+    if not r.city:
+        raise WrongArgument(f"邮件 #{r.message} 尚未归属市州，无法确认发件人：请先用 assign 指定市州")
+    if not raw.unregistered_sender:
+        raise WrongArgument(f"邮件 #{r.message} 的发件人 {r.sender} 已是登记邮箱，无需确认")
+    if r.message in view.corrections.confirmed and not args.register:
+        raise WrongArgument(f"邮件 #{r.message} 的发件人已确认")
+    if args.register and not r.sender:
+        raise WrongArgument(f"邮件 #{r.message} 没有可登记的发件地址")
+    arguments = dict(city=r.city, address=r.sender.lower(), register=bool(args.register))
+    return Planned("confirm-sender", str(r.message), arguments)
 
 
 def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
     def plan(app: App, args: argparse.Namespace) -> Planned:
         city = find_city(app.config, args.city).name
         deadline = check_deadline(app.config, args.deadline)
-        exempt = (city, deadline) in load_corrections(app.store, app.config, [], [], app.clock()).exempt
+        exempt = (city, deadline) in current_view(app).corrections.exempt
         if kind == "unexempt" and not exempt:
             raise WrongArgument(f"{city} 的“{app.config.deadline(deadline).title}”未登记免报，无需取消")
         if kind == "exempt" and exempt:
@@ -120,21 +126,18 @@ def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
 
 
 def plan_choose(app: App, args: argparse.Namespace) -> Planned:
-    r = find_message(app, args.message)
-    corrections = load_corrections(app.store, app.config, app.store.results(), app.store.problems(), app.clock())
-    assigned = corrections.assignment(r["message"])
-    is_report = assigned.is_report if assigned and assigned.is_report is not None else r["is_report"]
-    if not is_report or r["duplicate_of"] is not None:
-        raise WrongArgument(f"邮件 #{r['message']} 不是一份报送，不能选为有效版本")
-    return Planned("choose", str(r["message"]), {})
+    r = find_message(current_view(app), args.message)
+    if not r.is_version:
+        raise WrongArgument(f"邮件 #{r.message} 不是一份报送，不能选为有效版本")
+    return Planned("choose", str(r.message), {})
 
 
 def plan_resolve(app: App, args: argparse.Namespace) -> Planned:
     number = _number(args.problem, "问题编号")
-    problems = app.store.problems()
-    if not any(p.get("number") == number for p in problems):
+    snapshot = app.store.snapshot()
+    if not any(p.number == number for found in snapshot.problems.values() for p in found):
         raise WrongArgument(f"没有编号为 {number} 的问题（编号见 `messages`）")
-    resolved = number in load_corrections(app.store, app.config, app.store.results(), problems, app.clock()).resolved
+    resolved = number in corrected(app.config, snapshot.at(app.clock())).corrections.resolved
     if args.reopen and not resolved:
         raise WrongArgument(f"问题 {number} 并未标记为已处理")
     if not args.reopen and resolved:
@@ -156,11 +159,11 @@ def cmd_decide(app: App, args: argparse.Namespace) -> int:
     except WrongArgument as err:
         return _refused(err)
     now = app.clock()
-    before = load_states(app.store, app.config, now)
+    before = states_now(app)
     decision = app.store.record_decision(planned.kind, planned.target, planned.arguments, _who(args),
                                          args.note or "", now)
     print(f"已记录决定 #{decision.id}：{describe(app.config, decision)}")
-    _print_changes(app.config, before, load_states(app.store, app.config, now))
+    _print_changes(app.config, before, states_now(app))
     return 0
 
 
@@ -176,22 +179,18 @@ def cmd_undo(app: App, args: argparse.Namespace) -> int:
             raise WrongArgument(f"决定 #{number} 已由 #{target.undone_by} 撤销")
     except WrongArgument as err:
         return _refused(err)
-    now = app.clock()
-    before = load_states(app.store, app.config, now)
-    undo = app.store.undo_decision(number, _who(args), args.note or "", now)
+    before = states_now(app)
+    undo = app.store.undo_decision(number, _who(args), args.note or "", app.clock())
     print(f"已记录决定 #{undo.id}：撤销 #{number}（{describe(app.config, target)}）")
-    _print_changes(app.config, before, load_states(app.store, app.config, now))
+    _print_changes(app.config, before, states_now(app))
     return 0
 
 
 def cmd_decisions(app: App, args: argparse.Namespace) -> int:
     """The audit log, newest first; a decision whose target is gone says so."""
-    decisions = app.store.decisions()
-    results, problems = app.store.results(), app.store.problems()
-    stale = dict((d.id, why) for d, why in corrections_from(
-        decisions, app.config, {r["message"] for r in results},
-        {p["number"] for p in problems if p.get("number") is not None}).stale)
-    docs = [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(decisions)]
+    snapshot = app.store.snapshot()
+    stale = dict((d.id, why) for d, why in corrected(app.config, snapshot).corrections.stale)
+    docs = [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(snapshot.decisions)]
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
@@ -209,6 +208,10 @@ def decision_document(config: Config, d: Decision, stale: str = "") -> dict:
     return {"id": d.id, "kind": d.kind, "target": d.target, "arguments": d.arguments, "by": d.by,
             "note": d.note, "at": d.at.astimezone(config.tz).isoformat(), "undone_by": d.undone_by,
             "stale": stale, "text": describe(config, d)}
+
+
+def states_now(app: App) -> list[ReportState]:
+    return states_at(app.config, app.store.snapshot(), app.clock())
 
 
 def _print_changes(config: Config, before: Sequence[ReportState], after: Sequence[ReportState]) -> None:

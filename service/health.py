@@ -1,7 +1,8 @@
-"""Health: what the store says about the last polls and sends + thresholds -> reasons to fail a check.
+"""Health: what a snapshot of the store says about the last polls and sends + thresholds -> reasons to
+fail a check.
 
 `status --check` prints the reasons and exits non-zero when there are any (cron, systemd, Docker).
-health_values only reads the store; health_problems is pure.
+Both steps are pure: health_values reads the snapshot, health_problems judges it at `now`.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .config import Config
-from .store import Store
+from .model import Snapshot
 
 FINISHED = frozenset({"sent", "failed", "retry"})  # "sending"/"stale" say nothing about the server
 FAILED = frozenset({"failed", "retry"})
@@ -23,10 +24,10 @@ class HealthValues:
     reminders_held: str = ""  # why reminders are held (mailbox not read recently), "" when not
 
 
-def health_values(store: Store, sends: int) -> HealthValues:
+def health_values(snapshot: Snapshot, sends: int) -> HealthValues:
     """The inputs of the check: health table, and the newest `sends` finished sends of the sent log."""
-    ok, error, held = store.get_health("poll_ok"), store.get_health("poll_error"), store.get_health("reminders_held")
-    finished = [r for r in store.sent_records() if r.status in FINISHED]
+    ok, error, held = (snapshot.health_of(key) for key in ("poll_ok", "poll_error", "reminders_held"))
+    finished = [r for r in snapshot.sent if r.status in FINISHED]
     finished.sort(key=lambda r: r.updated_at, reverse=True)
     return HealthValues(last_poll_ok=ok[1] if ok else None, last_poll_error=error,
                         recent_sends=tuple((r.status, r.error) for r in finished[:sends]),

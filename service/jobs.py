@@ -1,7 +1,8 @@
 """The service's jobs (poll, receipts, remind, digest), each one call with `now` from the app's clock.
 
-The CLI and the worker call these; they gather inputs from the store, call the pure planners
-(remind, receipt, digest) and apply the result (send, record).
+The CLI and the worker call these; they gather inputs from the store (remind, digest and compile: one
+Store.snapshot each), call the pure views and planners (status, remind, receipt, digest, summary) and
+apply the result (send, record).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from .app import App
-from .decide.decisions import Corrections, corrected_result, describe, problem_is_open, registered_senders
-from .decide.status import load_corrections, load_states
+from .config import Config
+from .decide.decisions import corrected, describe, registered_senders
+from .decide.status import states_at
 from .errors import SourceError
 from .ingest import pipeline
 from .ingest.folder import Unreadable
@@ -28,21 +30,15 @@ from .ingest.login_backoff import (
     save_backoff,
 )
 from .ingest.pool import Deriver
-from .model import Fetched, Outgoing, Problem, ReportState
+from .model import Fetched, Outgoing, Snapshot, StoredResult
+from .outgoing.calendar import WorkCalendar
 from .outgoing.digest import build_digest
 from .outgoing.receipt import plan_receipt, within_hourly_limit
 from .outgoing.remind import due_reminders, hold_reason
 from .outgoing.sent_log import record_stale, send_all, send_once
-from .report.summary import (
-    Summary,
-    build_summary,
-    counted_totals,
-    latest_deadline_with_rows,
-    version_messages,
-)
+from .report.summary import HUMAN_CODES_EXCLUDED, Summary, summary_at, table_totals
 
 log = logging.getLogger(__name__)
-HUMAN_CODES_EXCLUDED = {"duplicate", "auto_generated"}
 
 
 @dataclass
@@ -151,7 +147,7 @@ def retry_receipts(app: App) -> int:
     if not waiting:
         return 0
     now, sent = app.clock(), 0
-    stored = {f"receipt:{r['message_id']}": r for r in app.store.results() if r["message_id"]}
+    stored = {f"receipt:{r.message_id}": r for r in app.store.results() if r.message_id}
     row_counts = app.store.row_counts()  # once for all the waiting receipts
     with app.sender.batch() as circuit:
         for record in waiting:
@@ -161,9 +157,10 @@ def retry_receipts(app: App) -> int:
     return sent
 
 
-def _retry_receipt(app: App, key: str, result: dict | None, row_counts: dict[int, int], now: datetime) -> int:
+def _retry_receipt(app: App, key: str, result: StoredResult | None, row_counts: dict[int, int],
+                   now: datetime) -> int:
     """1 when the receipt `key` went out now."""
-    planned = replanned_receipt(app, result, row_counts.get(result["message"], 0), now) if result else None
+    planned = replanned_receipt(app, result, row_counts.get(result.message, 0), now) if result else None
     if planned is None:
         app.store.record_send_result(
             key, ok=False, error="回执未能在回执期限内发出 (receipt window passed before it could be sent)", now=now)
@@ -171,16 +168,15 @@ def _retry_receipt(app: App, key: str, result: dict | None, row_counts: dict[int
     return int(send_limited(app, planned, now) == "sent")
 
 
-def replanned_receipt(app: App, result: dict, rows: int, now: datetime) -> Outgoing | None:
+def replanned_receipt(app: App, result: StoredResult, rows: int, now: datetime) -> Outgoing | None:
     """The receipt for a stored result, planned as send_receipt plans it at ingest."""
-    problems = [Problem(p["code"], p["message_zh"], p["detail"], p["file"], p["row"])
-                for p in app.store.problems([result["message"]])]
-    letter = dict(message_id=result["message_id"], sender=result["sender"], subject=result["subject"],
-                  received_at=result["received_at"], city=result["city"] if result["is_report"] else None,
-                  deadline=result["deadline"], rows=rows, problems=problems,
-                  auto_generated=result["auto_generated"], now=now, renderer=app.renderer,
-                  confirmed=staff_registered(app, result["city"], result["received_at"]))
-    return planned_receipt(app, letter, result["message"])
+    problems = list(app.store.problems([result.message]).get(result.message, ()))
+    letter = dict(message_id=result.message_id, sender=result.sender, subject=result.subject,
+                  received_at=result.received_at, city=result.city if result.is_report else None,
+                  deadline=result.deadline, rows=rows, problems=problems,
+                  auto_generated=result.auto_generated, now=now, renderer=app.renderer,
+                  confirmed=staff_registered(app, result.city, result.received_at))
+    return planned_receipt(app, letter, result.message)
 
 
 def planned_receipt(app: App, letter: dict, message: int) -> Outgoing | None:
@@ -262,11 +258,11 @@ class RemindRun:
 
 def remind(app: App, dry_run: bool = False) -> RemindRun:
     """Reminders due at now and not yet sent; sends them unless dry_run or held (see hold_reason)."""
-    now = app.clock()
-    states = load_states(app.store, app.config, now)
-    due, stale = due_reminders(app.config, app.calendar, states, app.store.sent_keys(), now,
+    now, snapshot = app.clock(), app.store.snapshot()
+    states = states_at(app.config, snapshot, now)
+    due, stale = due_reminders(app.config, app.calendar, states, snapshot.sent_keys(), now,
                                renderer=app.renderer)
-    ok = app.store.get_health("poll_ok")
+    ok = snapshot.health_of("poll_ok")
     run = RemindRun(due, stale, held=hold_reason(app.config, ok[1] if ok else None, now) if due else "")
     if dry_run:
         return run
@@ -274,7 +270,7 @@ def remind(app: App, dry_run: bool = False) -> RemindRun:
         app.store.set_health(HELD, f"{len(due)} 封催报提醒暂缓：{run.held}", now)
         log.warning("remind: %d reminder(s) held: %s", len(due), run.held)
         return run
-    if reminders_held(app):
+    if held_reason(snapshot):
         app.store.set_health(HELD, "", now)  # the hold is over: this run decides what is still due
     record_stale(app.store, stale, now)
     run.results, run.stopped = send_all(app.store, app.sender, due, now)
@@ -282,92 +278,72 @@ def remind(app: App, dry_run: bool = False) -> RemindRun:
 
 
 def reminders_held(app: App) -> str:
-    """The current hold of reminders ("" when none): for the digest, `status --check` and the worker."""
+    """The current hold of reminders ("" when none): for the worker."""
     held = app.store.get_health(HELD)
     return held[0] if held else ""
 
 
-def digest_inputs(app: App, now: datetime, since: datetime) -> dict:
-    """Everything the digest shows, gathered from the store as at `now`."""
-    config, store = app.config, app.store
-    states = load_states(store, config, now)
-    corrections, results, open_problems = corrected_records(app)
-    results = [r for r in results if r["received_at"] <= now]
-    city_of = {r["message"]: r["city"] for r in results}
-    problems = [dict(p, city=city_of[p["message"]]) for p in open_problems
-                if p["message"] in city_of and p["code"] not in HUMAN_CODES_EXCLUDED]
-    row_counts = store.row_counts()
-    arrived = [dict(city=r["city"], deadline=r["deadline"], received_at=r["received_at"], subject=r["subject"],
-                    rows=row_counts.get(r["message"], 0)) for r in results if r["is_report"] and r["received_at"] > since]
-    unattributed = [dict(message=r["message"], sender=r["sender"], subject=r["subject"], received_at=r["received_at"])
-                    for r in results if r["city"] is None and not r["auto_generated"]
-                    and r["duplicate_of"] is None and not corrections.decided(r["message"])]
+def held_reason(snapshot: Snapshot) -> str:
+    """The hold of reminders a snapshot saw ("" when none): for the digest and `remind`."""
+    held = snapshot.health_of(HELD)
+    return held[0] if held else ""
+
+
+def digest_inputs(config: Config, calendar: WorkCalendar, snapshot: Snapshot, now: datetime,
+                  since: datetime) -> dict:
+    """Everything the digest shows, as at `now` (snapshot read with its rows: the totals need them)."""
+    view = corrected(config, snapshot.at(now))  # staff decisions laid over: only open problems
+    states = states_at(config, view, now)
+    city_of = {r.message: r.city for r in view.results}
+    problems = [dict(message=m, code=p.code, message_zh=p.message_zh, detail=p.detail, file=p.file, row=p.row,
+                     city=city_of.get(m))
+                for m, found in view.problems.items() for p in found if p.code not in HUMAN_CODES_EXCLUDED]
+    arrived = [dict(city=r.city, deadline=r.deadline, received_at=r.received_at, subject=r.subject,
+                    rows=view.row_counts.get(r.message, 0)) for r in view.results if r.is_report and r.received_at > since]
+    unattributed = [dict(message=r.message, sender=r.sender, subject=r.subject, received_at=r.received_at)
+                    for r in view.results if r.city is None and not r.auto_generated and r.duplicate_of is None
+                    and not view.corrections.decided(r.message)]
     decided = [dict(at=d.at, by=d.by, note=d.note,
                     text=describe(config, d) + (f"（已由 #{d.undone_by} 撤销）" if d.undone_by else ""))
-               for d in store.decisions() if now - timedelta(days=1) < d.at <= now]
-    records = store.sent_records(since)
+               for d in snapshot.decisions if now - timedelta(days=1) < d.at <= now]
+    records = snapshot.sent_since(since)
     sent = [dict(kind=s.kind, city=s.city, deadline=s.deadline, sent_at=s.updated_at, status=s.status,
                  error=s.error) for s in records if s.kind != "digest"]
     stale = [Outgoing(key=s.key, kind=s.kind, to=s.recipients, subject=s.subject, text="", html="",
                       city=s.city, deadline=s.deadline) for s in records if s.status == "stale"]
-    ok, error = store.get_health("poll_ok"), store.get_health("poll_error")
+    ok, error = snapshot.health_of("poll_ok"), snapshot.health_of("poll_error")
     last_error = error[0] if error and (not ok or error[1] > ok[1]) else None
     return dict(states=states, arrived=arrived, problems=problems, unattributed=unattributed, sent=sent,
-                stale=stale, totals=metric_totals(app, states), last_poll_ok=ok[1] if ok else None,
-                last_poll_error=last_error, reminders_held=reminders_held(app),
-                warnings=app.calendar.check_years({d.due.year for d in config.deadlines}), decisions=decided)
-
-
-def corrected_records(app: App) -> tuple[Corrections, list[dict], list[dict]]:
-    """The staff decisions, the results with them laid over, and the problems still open."""
-    results, problems = app.store.results(), app.store.problems()
-    corrections = load_corrections(app.store, app.config, results, problems, app.clock())
-    return (corrections, [corrected_result(r, corrections) for r in results],
-            [p for p in problems if problem_is_open(p, corrections)])
-
-
-def metric_totals(app: App, states: list[ReportState]) -> dict:
-    """Sums of the parsed metrics that count for the table deadline (implausible figures left out)."""
-    deadline = app.config.table_deadline.id
-    _, results, _ = corrected_records(app)
-    rows = app.store.rows(version_messages(results, deadline))
-    return counted_totals(app.config, states, deadline, rows, results)
+                stale=stale, totals=table_totals(config, view, now), last_poll_ok=ok[1] if ok else None,
+                last_poll_error=last_error, reminders_held=held_reason(snapshot),
+                warnings=calendar.check_years({d.due.year for d in config.deadlines}), decisions=decided)
 
 
 def compile_summary(app: App, deadline: str | None = None) -> Summary:
-    """The consolidated workbook's content as at now; default: the latest deadline that has tables."""
-    now, config = app.clock(), app.config
-    states = load_states(app.store, config, now)
-    deadline = deadline or latest_deadline_with_rows(config, states)
-    config.deadline(deadline)  # an unknown id raises KeyError, reported by the CLI
-    _, results, open_problems = corrected_records(app)
-    results = [r for r in results if r["received_at"] <= now]
-    rows = app.store.rows(version_messages(results, deadline))  # earlier versions too: the jump check
-    problems = [p for p in open_problems if p["code"] not in HUMAN_CODES_EXCLUDED]
-    return build_summary(config, states, deadline, rows, results, problems)
+    """The consolidated workbook's content as at now (one read); default: the latest deadline that has tables."""
+    return summary_at(app.config, app.store.snapshot(with_rows=True), app.clock(), deadline)
 
 
-def workbook_attachment(app: App, now: datetime) -> tuple[str, bytes]:
-    """The current consolidated workbook as a digest attachment."""
+def workbook_attachment(config: Config, snapshot: Snapshot, now: datetime) -> tuple[str, bytes]:
+    """The consolidated workbook at `now` as a digest attachment."""
     from .report.workbook import (
         summary_workbook_bytes,  # openpyxl only when a workbook is wanted
     )
 
-    summary = compile_summary(app)
-    name = f"{app.config.campaign.name}重点活动统计表（截至{now.astimezone(app.config.tz):%m月%d日}）.xlsx"
-    return name, summary_workbook_bytes(summary)
+    name = f"{config.campaign.name}重点活动统计表（截至{now.astimezone(config.tz):%m月%d日}）.xlsx"
+    return name, summary_workbook_bytes(summary_at(config, snapshot, now))
 
 
 def digest(app: App, dry_run: bool = False, day: date | None = None) -> tuple[Outgoing, str]:
     """Build the digest of `day` (default today: the worker passes the day it was scheduled for, so a
     run that slips past midnight still sends that day's) and send it unless dry_run or already sent."""
-    now = app.clock()
-    last = app.store.get_health("digest_sent")
+    now, snapshot = app.clock(), app.store.snapshot(with_rows=True)  # one read for the digest and its workbook
+    last = snapshot.health_of("digest_sent")
     since = last[1] if last else now - timedelta(days=1)
     out = build_digest(app.config, app.calendar, now=now, renderer=app.renderer, day=day,
-                       **digest_inputs(app, now, since))
+                       **digest_inputs(app.config, app.calendar, snapshot, now, since))
     if app.config.digest.attach_workbook:
-        out = replace(out, attachments=(workbook_attachment(app, now),))
+        out = replace(out, attachments=(workbook_attachment(app.config, snapshot, now),))
     if dry_run:
         return out, "dry-run"
     with app.sender.batch():

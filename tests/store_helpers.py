@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.store import Store, StoredMessage
+from service.model import StoredMessage
+from service.store import Store
 
 
 def record_one(store: Store, *, sha256: str, message_id: str, size: int, source_id: str,

@@ -8,12 +8,12 @@ problem no longer found) is kept in `stale` with the reason, shown by `decisions
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Collection, Iterable, Sequence
 
 from ..config import Config
-from ..model import Decision
+from ..model import Decision, Problem, Snapshot, StoredResult
 
 # Kinds that name a message, a report (city/deadline) or a problem as their target.
 MESSAGE_KINDS = frozenset({"assign", "ignore", "confirm-sender", "choose"})
@@ -184,23 +184,24 @@ def describe(config: Config, d: Decision) -> str:
     return f"邮件 #{d.target} {KIND_ZH.get(d.kind, d.kind)}"
 
 
-def corrected_result(result: dict, corrections: Corrections) -> dict:
+def corrected_result(result: StoredResult, corrections: Corrections) -> StoredResult:
     """A stored result with what staff said laid over it (the stored record itself is never changed)."""
-    message = result["message"]
+    message = result.message
     assigned = corrections.assigned.get(message)
     confirmed = message in corrections.confirmed or bool(assigned and assigned.city)
     if assigned is None and not confirmed:
         return result
-    fixed = dict(result, unregistered_sender=result["unregistered_sender"] and not confirmed)
-    if assigned is not None:
-        if assigned.city is not None:
-            fixed.update(city=assigned.city, city_source="staff")
-        if assigned.deadline is not None:
-            fixed.update(deadline=assigned.deadline, deadline_source="staff")
-        if assigned.is_report is not None:
-            fixed["is_report"] = assigned.is_report
-        elif assigned.city is not None and assigned.deadline is not None:
-            fixed["is_report"] = True  # "this message is that city's report for that deadline"
+    fixed = replace(result, unregistered_sender=result.unregistered_sender and not confirmed)
+    if assigned is None:
+        return fixed
+    if assigned.city is not None:
+        fixed = replace(fixed, city=assigned.city, city_source="staff")
+    if assigned.deadline is not None:
+        fixed = replace(fixed, deadline=assigned.deadline, deadline_source="staff")
+    if assigned.is_report is not None:
+        return replace(fixed, is_report=assigned.is_report)
+    if assigned.city is not None and assigned.deadline is not None:
+        return replace(fixed, is_report=True)  # "this message is that city's report for that deadline"
     return fixed
 
 
@@ -209,12 +210,24 @@ _SETTLED_BY_CONFIRMING = frozenset({"unregistered_sender"})
 _SETTLED_BY_ASSIGNING = frozenset({"unregistered_sender", "unattributed"})
 
 
-def problem_is_open(problem: dict, corrections: Corrections) -> bool:
+def problem_is_open(message: int, problem: Problem, corrections: Corrections) -> bool:
     """Whether a stored problem still asks staff for action (it stays in the message's history either way)."""
-    message, code = problem["message"], problem["code"]
-    if problem.get("number") in corrections.resolved or message in corrections.ignored:
+    if problem.number in corrections.resolved or message in corrections.ignored:
         return False
-    if code in _SETTLED_BY_CONFIRMING and message in corrections.confirmed:
+    if problem.code in _SETTLED_BY_CONFIRMING and message in corrections.confirmed:
         return False
     assigned = corrections.assigned.get(message)
-    return not (code in _SETTLED_BY_ASSIGNING and assigned is not None and assigned.city is not None)
+    return not (problem.code in _SETTLED_BY_ASSIGNING and assigned is not None and assigned.city is not None)
+
+
+def corrected(config: Config, snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the staff decisions laid over it: results as staff corrected them, only the
+    problems still open, and the Corrections for the views that need more (exempt, chosen, by report).
+    Take the view at `now` first (Snapshot.at): a decision counts from when it was taken."""
+    if snapshot.corrections is not None:
+        return snapshot
+    numbers = {p.number for found in snapshot.problems.values() for p in found if p.number is not None}
+    found = corrections_from(snapshot.decisions, config, {r.message for r in snapshot.results}, numbers)
+    problems = {m: tuple(p for p in listed if problem_is_open(m, p, found)) for m, listed in snapshot.problems.items()}
+    return replace(snapshot, results=tuple(corrected_result(r, found) for r in snapshot.results),
+                   problems=problems, corrections=found)

@@ -9,11 +9,11 @@ figure stays in the tables (the workbook marks it) but counts in no total until 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ..config import PlausibilitySection
-from ..model import Problem
+from ..model import Problem, ReportRow
 
 METRICS = ("participants", "products", "sales_wan")
 METRIC_ZH = {"participants": "参与主体数量", "products": "商品数量", "sales_wan": "销售额"}
@@ -38,16 +38,16 @@ def is_counted(figure: FigureKey, doubted: Collection[FigureKey], confirmed: Col
     return figure not in doubted or figure in confirmed
 
 
-def version_doubts(rows: Sequence[Mapping], bounds: PlausibilitySection) -> list[Doubt]:
+def version_doubts(rows: Sequence[ReportRow], bounds: PlausibilitySection) -> list[Doubt]:
     """Figures of one version over the per-row bound, then per metric its total over the per-city bound."""
     limits = [(metric, bounds.row_bound(metric)) for metric in METRICS]  # looked up once: 3 per row otherwise
     doubts = [Doubt(_row_problem(row, metric, bounds), ((i, metric),))
               for i, row in enumerate(rows) for metric, limit in limits
-              if row.get(metric) is not None and not _within(row[metric], limit)]
+              if getattr(row, metric) is not None and not _within(getattr(row, metric), limit)]
     doubted = {f for d in doubts for f in d.figures}
     for metric in METRICS:
-        kept = [(i, row[metric]) for i, row in enumerate(rows)
-                if row.get(metric) is not None and (i, metric) not in doubted]
+        kept = [(i, getattr(row, metric)) for i, row in enumerate(rows)
+                if getattr(row, metric) is not None and (i, metric) not in doubted]
         total = sum(value for _, value in kept)
         if kept and total > bounds.city_bound(metric):
             text = (f"数值异常：{METRIC_ZH[metric]}合计 {figure_text(metric, total)} 超出合理范围"
@@ -57,7 +57,7 @@ def version_doubts(rows: Sequence[Mapping], bounds: PlausibilitySection) -> list
     return doubts
 
 
-def city_doubts(versions: Sequence[Sequence[Mapping]], bounds: PlausibilitySection) -> list[Doubt]:
+def city_doubts(versions: Sequence[Sequence[ReportRow]], bounds: PlausibilitySection) -> list[Doubt]:
     """Doubts about the latest of one city's versions for one deadline (oldest first, each its rows).
 
     A version's total is compared with the last total that counted: a planted version does not become
@@ -79,13 +79,13 @@ def city_doubts(versions: Sequence[Sequence[Mapping]], bounds: PlausibilitySecti
     return doubts
 
 
-def counted_totals(rows: Sequence[Mapping], doubts: Sequence[Doubt]) -> dict[str, float | None]:
+def counted_totals(rows: Sequence[ReportRow], doubts: Sequence[Doubt]) -> dict[str, float | None]:
     """Per metric the sum of the figures not doubted; None when none was written."""
     doubted = {f for d in doubts for f in d.figures}
     totals: dict[str, float | None] = {}
     for metric in METRICS:
-        values = [row[metric] for i, row in enumerate(rows)
-                  if row.get(metric) is not None and (i, metric) not in doubted]
+        values = [getattr(row, metric) for i, row in enumerate(rows)
+                  if getattr(row, metric) is not None and (i, metric) not in doubted]
         totals[metric] = sum(values) if values else None
     return totals
 
@@ -114,29 +114,29 @@ def _within(value: float, bound: float) -> bool:
     return math.isfinite(value) and 0 <= value <= bound
 
 
-def _row_problem(row: Mapping, metric: str, bounds: PlausibilitySection) -> Problem:
-    value, line = row[metric], row.get("source_row")
+def _row_problem(row: ReportRow, metric: str, bounds: PlausibilitySection) -> Problem:
+    value, line = getattr(row, metric), row.source_row
     where = f"第 {line} 行 " if line else ""
     reason = ("不应为负数" if value < 0 else
               f"超出合理范围（单行上限 {bound_text(metric, bounds.row_bound(metric))}）")
     return Problem("implausible_figure", f"数值异常：{where}{METRIC_ZH[metric]} {figure_text(metric, value)} "
                                          f"{reason}，{NOT_COUNTED_ZH}",
-                   detail=f"{metric}={value}", file=row.get("filename", ""), row=line or None)
+                   detail=f"{metric}={value}", file=row.filename, row=line or None)
 
 
-def _jump_doubt(rows: Sequence[Mapping], metric: str, total: float, before: float,
+def _jump_doubt(rows: Sequence[ReportRow], metric: str, total: float, before: float,
                 bounds: PlausibilitySection) -> Doubt:
     factor = total / before if before > 0 else math.inf
     times = f"的 {plain(factor)} 倍" if math.isfinite(factor) else "的许多倍"
     text = (f"数值异常：{METRIC_ZH[metric]}合计 {figure_text(metric, total)} 为上一版"
             f"（{figure_text(metric, before)}）{times}（超过 {plain(bounds.max_jump)} 倍），{NOT_COUNTED_ZH}")
-    figures = tuple((i, metric) for i, row in enumerate(rows) if row.get(metric) is not None
-                    and _within(row[metric], bounds.row_bound(metric)))
+    figures = tuple((i, metric) for i, row in enumerate(rows) if getattr(row, metric) is not None
+                    and _within(getattr(row, metric), bounds.row_bound(metric)))
     return Doubt(Problem("implausible_jump", text, detail=f"{metric} total={total} previous={before}",
                          file=_common_file(rows)), figures)
 
 
-def _common_file(rows: Sequence[Mapping]) -> str:
+def _common_file(rows: Sequence[ReportRow]) -> str:
     """The file a city total comes from, when it is one file."""
-    files = {row.get("filename", "") for row in rows}
+    files = {row.filename for row in rows}
     return files.pop() if len(files) == 1 else ""

@@ -1,4 +1,4 @@
-"""Status views: the store's records -> report states at a moment -> JSON contract / terminal table."""
+"""Status views, pure: a job's snapshot -> report states at a moment -> JSON contract / terminal table."""
 from __future__ import annotations
 
 import json
@@ -7,28 +7,24 @@ from datetime import datetime
 from typing import Sequence
 
 from ..config import Config
-from ..model import ReportState
-from ..store import Store
+from ..model import ReportState, Snapshot
 from ..text import escaped
-from .decisions import Corrections, RegisteredSender, corrections_from
+from .decisions import RegisteredSender, corrected, registered_senders
 from .labels import STATE_ZH, state_label
 from .track import report_states, versions_from_results
 
 
-def load_states(store: Store, config: Config, now: datetime) -> list[ReportState]:
-    """Every city's state for every deadline as the service would have said at `now`, staff decisions applied."""
-    results, problems = store.results(), store.problems()
-    corrections = load_corrections(store, config, results, problems, now)
-    versions = versions_from_results(results, problems, store.row_counts(), corrections)
-    return report_states(config, versions, now, corrections)
+def states_at(config: Config, snapshot: Snapshot, now: datetime) -> list[ReportState]:
+    """Every city's state for every deadline as the service would have said at `now` (the snapshot's
+    view at `now`: later mail and later decisions do not count), staff decisions laid over the rules."""
+    view = corrected(config, snapshot.at(now))
+    versions = versions_from_results(view.results, view.problems, view.row_counts, view.corrections)
+    return report_states(config, versions, now, view.corrections)
 
 
-def load_corrections(store: Store, config: Config, results: list[dict], problems: list[dict],
-                     now: datetime) -> Corrections:
-    """The staff decisions taken by `now` over these results and problems (a target no longer there is
-    stale): like mail, a decision is part of what the service would have said only from when it was taken."""
-    return corrections_from([d for d in store.decisions() if d.at <= now], config, {r["message"] for r in results},
-                            {p["number"] for p in problems if p.get("number") is not None})
+def registered_at(config: Config, snapshot: Snapshot, now: datetime) -> tuple[RegisteredSender, ...]:
+    """The addresses staff registered for a city by `now`."""
+    return registered_senders(snapshot.at(now).decisions, config)
 
 
 def status_document(config: Config, states: Sequence[ReportState], now: datetime,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..clock import end_of_day
 from ..config import Config
-from ..model import ReportState
-from .decisions import NO_CORRECTIONS, Corrections, corrected_result, problem_is_open
+from ..model import Problem, ReportState, StoredResult
+from .decisions import NO_CORRECTIONS, Corrections
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,11 @@ class ReportVersion:
     decisions: tuple[int, ...] = ()  # staff decisions applied to this message
 
 
-def current_versions(versions: Iterable[ReportVersion], now: datetime) -> dict[tuple[str, str], list[ReportVersion]]:
-    """Versions received by `now`, grouped by (city, deadline), oldest first."""
+def grouped_versions(versions: Iterable[ReportVersion]) -> dict[tuple[str, str], list[ReportVersion]]:
+    """Versions grouped by (city, deadline), oldest first."""
     grouped: dict[tuple[str, str], list[ReportVersion]] = {}
     for v in sorted(versions, key=lambda v: (v.received_at, v.message)):
-        if v.received_at <= now:
-            grouped.setdefault((v.city, v.deadline), []).append(v)
+        grouped.setdefault((v.city, v.deadline), []).append(v)
     return grouped
 
 
@@ -74,8 +73,9 @@ def candidate_problem(v: ReportVersion) -> str:
 
 def report_states(config: Config, versions: Iterable[ReportVersion], now: datetime,
                   corrections: Corrections = NO_CORRECTIONS) -> list[ReportState]:
-    """State of every city for every deadline as the service would have said at `now`."""
-    grouped = current_versions(versions, now)
+    """State of every city for every deadline at `now`, from the versions received by then (the caller's
+    view at `now`, Snapshot.at: the one place later mail is left out), staff corrections applied."""
+    grouped = grouped_versions(versions)
     states = []
     for city in config.cities:
         for deadline in config.deadlines:
@@ -125,22 +125,15 @@ def state_of(states: Sequence[ReportState], city: str, deadline: str) -> ReportS
     raise KeyError((city, deadline))
 
 
-def versions_from_results(results: Iterable[dict], problems: Iterable[dict], row_counts: dict[int, int],
+def versions_from_results(results: Iterable[StoredResult], problems: Mapping[int, Sequence[Problem]],
+                          row_counts: Mapping[int, int],
                           corrections: Corrections = NO_CORRECTIONS) -> list[ReportVersion]:
-    """ReportVersions from the store's result records with the staff corrections laid over them
-    (reports only, duplicates excluded; only open problems are carried)."""
-    by_message: dict[int, list[str]] = {}
-    for p in problems:
-        if problem_is_open(p, corrections):
-            by_message.setdefault(p["message"], []).append(p["message_zh"])
-    versions = []
-    for stored in results:
-        r = corrected_result(stored, corrections)
-        if r["is_report"] and r["duplicate_of"] is None and r["city"] and r["deadline"]:
-            m = r["message"]
-            versions.append(ReportVersion(
-                message=m, message_id=r["message_id"], city=r["city"], deadline=r["deadline"],
-                received_at=r["received_at"], rows=row_counts.get(m, 0), tables=r["tables"],
-                problems=tuple(by_message.get(m, ())), registered=not r["unregistered_sender"],
-                decisions=tuple(corrections.by_message.get(m, ()))))
-    return versions
+    """ReportVersions from the store's result records (reports only, duplicates excluded); with staff
+    decisions, the results and problems given are the corrected ones (decisions.corrected)."""
+    return [
+        ReportVersion(message=r.message, message_id=r.message_id, city=r.city, deadline=r.deadline,
+                      received_at=r.received_at, rows=row_counts.get(r.message, 0), tables=r.tables,
+                      problems=tuple(p.message_zh for p in problems.get(r.message, ())),
+                      registered=not r.unregistered_sender, decisions=tuple(corrections.by_message.get(r.message, ())))
+        for r in results if r.is_version
+    ]

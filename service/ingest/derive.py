@@ -1,4 +1,4 @@
-"""Derive stage: raw bytes (+ when received) + Config + Converter -> Derived (the store values of one message).
+"""Derive stage: raw bytes (+ when received) + Config + Converter -> Derived (the typed records of one message).
 
 Parse, extract, attribute and validate, with no I/O but the document converter app.py chose (legacy
 .doc/WPS files), so a process pool can run it (service/ingest/pool.py). Deterministic in (raw,
@@ -6,9 +6,8 @@ source_received_at, ingested_at, config, converter): `reprocess` gives the same 
 """
 from __future__ import annotations
 
-import json
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..config import Config
@@ -18,7 +17,17 @@ from ..decide.plausibility import version_doubts
 from ..decide.validate import validate_rows
 from ..extract import extract_attachments
 from ..extract.convert import Converter
-from ..model import Attribution, Message, Problem, Row, Table
+from ..model import (
+    AttachmentInfo,
+    Attribution,
+    Message,
+    MessageResult,
+    Problem,
+    ReportRow,
+    Row,
+    Table,
+    TableUnit,
+)
 from ..parse import parse_message
 
 INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理"
@@ -38,7 +47,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Derived:
-    """What one message yields: result, problems and rows for the store, and a summary for the caller.
+    """What one message yields: its result, problems and rows for the store, and a summary for the caller.
 
     `message` is the parsed Message without attachment bytes (the caller only needs its headers).
     `error` holds the traceback of an internal error, for the parent process to log.
@@ -46,12 +55,11 @@ class Derived:
     its worker): such a message is not derived again unless staff ask (`reprocess --include-quarantined`).
     """
 
-    result: dict
-    problems: list[dict]
-    rows: list[dict]
+    result: MessageResult
+    problems: tuple[Problem, ...] = ()
+    rows: tuple[ReportRow, ...] = ()
     message: Message | None = None
     attribution: Attribution | None = None
-    problem_list: tuple[Problem, ...] = field(default_factory=tuple)
     error: str = ""
     quarantined: str = ""
 
@@ -69,7 +77,7 @@ def derive(job: Job, config: Config, converter: Converter) -> Derived:
 
 def failed(at: datetime, problem: Problem, error: str = "") -> Derived:
     """The record of a message that could not be derived (kept, with the reason, for reprocess)."""
-    return Derived(empty_result(at), [problem_values(problem)], [], problem_list=(problem,), error=error)
+    return Derived(empty_result(at), (problem,), error=error)
 
 
 def quarantined(at: datetime, reason: str) -> Derived:
@@ -88,13 +96,13 @@ def _derive(job: Job, config: Config, converter: Converter) -> Derived:
         city = config.city(attribution.city)
         for table in tables:
             problems.extend(validate_rows(table.rows, city, table.filename))
-    counted = tables if attribution.is_report else []
-    rows = [_row_values(t, r) for t in counted for r in t.rows]
-    problems.extend(p for t in counted for p in table_metric_problems(t))
-    problems.extend(d.problem for d in version_doubts(rows, config.plausibility))  # figures no 市州 reaches
+    # Rows are kept for every message: staff may make one a report the rules did not (`assign`).
+    rows = tuple(report_row(t, r) for t in tables for r in t.rows)
+    if attribution.is_report:
+        problems.extend(p for t in tables for p in table_metric_problems(t))
+        problems.extend(d.problem for d in version_doubts(rows, config.plausibility))  # figures no 市州 reaches
     headers_only = replace(message, attachments=tuple(replace(a, content=b"") for a in message.attachments))
-    return Derived(_result_values(message, attribution, tables), [problem_values(p) for p in problems], rows,
-                   headers_only, attribution, tuple(problems))
+    return Derived(message_result(message, attribution, tables), tuple(problems), rows, headers_only, attribution)
 
 
 def table_metric_problems(table: Table) -> list[Problem]:
@@ -106,34 +114,29 @@ def table_metric_problems(table: Table) -> list[Problem]:
     return found
 
 
-def _result_values(message: Message, attribution: Attribution, tables: list[Table]) -> dict:
-    return dict(
+def message_result(message: Message, attribution: Attribution, tables: list[Table]) -> MessageResult:
+    """The result record of a derived message."""
+    return MessageResult(
         sender=message.sender, subject=message.subject, received_at=attribution.received_at,
         city=attribution.city, deadline=attribution.deadline, is_report=attribution.is_report,
         auto_generated=message.auto_generated, unregistered_sender=attribution.unregistered_sender,
         city_source=attribution.city_source, deadline_source=attribution.deadline_source,
-        tables=len(tables) if attribution.is_report else 0,
-        attachments=json.dumps([{"filename": a.filename, "kind": a.kind, "origin": a.origin}
-                                for a in message.attachments], ensure_ascii=False),
-        units=json.dumps([{"file": t.filename, "sheet": t.sheet, "unit": t.unit, "contact": t.contact,
-                           "title": t.contact_title, "phone": t.phone, "email": t.email} for t in tables],
-                         ensure_ascii=False),
+        tables=len(tables),
+        attachments=tuple(AttachmentInfo(a.filename, a.kind, a.origin) for a in message.attachments),
+        units=tuple(TableUnit(t.filename, t.sheet, t.unit, t.contact, t.contact_title, t.phone, t.email)
+                    for t in tables),
     )
 
 
-def problem_values(p: Problem) -> dict:
-    return dict(code=p.code, message_zh=p.message_zh, detail=p.detail[:4000], file=p.file, row=p.row)
-
-
-def _row_values(table: Table, row: Row) -> dict:
+def report_row(table: Table, row: Row) -> ReportRow:
+    """The stored record of one table row (figures as the parser read them)."""
     m = row.metrics
-    return dict(filename=table.filename, sheet=table.sheet, source_row=row.source_row, seq=row.seq,
-                county=row.county, organiser=row.organiser, name=row.name, content=row.content,
-                effect=row.effect, note=row.note, participants=m.participants, products=m.products,
-                sales_wan=m.sales_wan)
+    return ReportRow(table.filename, table.sheet, row.source_row, row.seq, row.county, row.organiser, row.name,
+                     row.content, row.effect, row.note, m.participants, m.products, m.sales_wan)
 
 
-def empty_result(at: datetime, subject: str = "") -> dict:
-    return dict(sender="", subject=subject, received_at=at, city=None, deadline=None, is_report=False,
-                auto_generated=False, unregistered_sender=False, city_source="", deadline_source="",
-                tables=0, attachments="[]", units="[]")
+def empty_result(at: datetime, subject: str = "") -> MessageResult:
+    """The result of a message nothing was derived from (a duplicate, a failure, a quarantine)."""
+    return MessageResult(sender="", subject=subject, received_at=at, city=None, deadline=None, is_report=False,
+                         auto_generated=False, unregistered_sender=False, city_source="", deadline_source="",
+                         tables=0)

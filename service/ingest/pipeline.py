@@ -14,17 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..decide.decisions import RegisteredSender, registered_senders
-from ..model import Attribution, Fetched, Message, Problem
-from ..store import StoredMessage
-from .derive import (
-    INTERNAL_ERROR_ZH,
-    Derived,
-    Job,
-    empty_result,
-    failed,
-    problem_values,
-    quarantined,
-)
+from ..model import Attribution, Fetched, Message, Problem, StoredMessage
+from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, quarantined
 from .pool import Deriver
 
 if TYPE_CHECKING:  # the shell wires the App; the pipeline is handed one
@@ -156,7 +147,7 @@ def _submitted(app: App, stored: list[StoredMessage], deriver: Deriver,
             log.info("message %s: duplicate delivery of message %s (same Message-ID)", s.id, s.duplicate_of)
             problem = Problem("duplicate", f"与已收到的邮件（编号 {s.duplicate_of}）重复，已忽略", detail=s.message_id)
             at = s.source_received_at or s.ingested_at  # when the office got it, as for other mail
-            ready[s.id] = Derived(empty_result(at), [problem_values(problem)], [])
+            ready[s.id] = Derived(empty_result(at), (problem,))
             continue
         try:
             job, job_bytes = _job(app, s, (raws or {}).get(s.id), registered)
@@ -223,10 +214,10 @@ def _outcome(stored: StoredMessage, derived: Derived) -> Outcome:
         log.error("message %s: internal error while processing\n%s", pk, derived.error)
     a = derived.attribution
     if a is None:
-        return Outcome(pk, is_new=True, problems=derived.problem_list)
+        return Outcome(pk, is_new=True, problems=derived.problems)
     log.info("message %s: city=%s deadline=%s report=%s rows=%d problems=%d", pk, a.city, a.deadline,
-             a.is_report, len(derived.rows), len(derived.problem_list))
-    return Outcome(pk, True, False, a.city, a.deadline, a.is_report, len(derived.rows), derived.problem_list,
+             a.is_report, len(derived.rows), len(derived.problems))
+    return Outcome(pk, True, False, a.city, a.deadline, a.is_report, len(derived.rows), derived.problems,
                    derived.message, a)
 
 

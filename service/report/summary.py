@@ -1,4 +1,4 @@
-"""Summary stage: report states + stored rows/results/problems -> Summary (values only).
+"""Summary stage: a job's snapshot (stored results, rows, problems) at a moment -> Summary (values only).
 
 Rows come from each city's counted version for the deadline, cities in the official order,
 序号 renumbered; the figures are Decimal (service/figures.py) and summed exactly, in plain Python:
@@ -6,17 +6,18 @@ Rows come from each city's counted version for the deadline, cities in the offic
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 from ..config import Config, Deadline
+from ..decide.decisions import corrected
 from ..decide.labels import state_label as label_of
 from ..decide.plausibility import FigureKey, city_doubts, is_counted
+from ..decide.status import states_at
 from ..figures import figure_sum, plain_figure
-from ..model import Problem, ReportState
+from ..model import Problem, ReportRow, ReportState, Snapshot, StoredResult, TableUnit
 
 COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
            "活动成效（含参与主体数量、商品数量、销售额等）", "备注",
@@ -28,6 +29,7 @@ METRIC_COLUMNS = tuple(ROW_KEYS.index(k) for k in METRICS)  # positions of the n
 PROBLEM_COLUMNS = ("序号", "市州", "报送节点", "收到时间", "发件人", "邮件主题", "文件", "行", "问题",
                    "联系人", "联系电话", "代码")
 TOTAL_ZH = "全省合计"
+HUMAN_CODES_EXCLUDED = frozenset({"duplicate", "auto_generated"})  # problems staff need not act on
 DOUBTED_ZH = "数值异常，未计入合计，待核实"  # the note on a figure kept out of the totals
 
 
@@ -66,7 +68,7 @@ def counted_messages(states: Sequence[ReportState], deadline: str) -> dict[str, 
 
 
 def counted_rows(config: Config, states: Sequence[ReportState], deadline: str,
-                 rows_by_message: Mapping[int, list[dict]]) -> Iterator[tuple[str, int, int, dict]]:
+                 rows_by_message: Mapping[int, Sequence[ReportRow]]) -> Iterator[tuple[str, int, int, ReportRow]]:
     """(city, message, index within the message, row) of the rows that count, in the table's order."""
     counted = counted_messages(states, deadline)
     for city in config.cities:
@@ -77,37 +79,37 @@ def counted_rows(config: Config, states: Sequence[ReportState], deadline: str,
 
 
 def summary_rows(config: Config, states: Sequence[ReportState], deadline: str,
-                 rows_by_message: dict[int, list[dict]], received: dict[int, datetime]) -> list[list]:
+                 rows_by_message: Mapping[int, Sequence[ReportRow]], received: dict[int, datetime]) -> list[list]:
     """One list per activity in COLUMNS order; cities in the config's (official) order."""
     table: list[list] = []
     for city, message, _, r in counted_rows(config, states, deadline, rows_by_message):
         day = received[message].astimezone(config.tz).date().isoformat() if message in received else ""
         table.append([
-            len(table) + 1, city, r["county"], r["organiser"], r["name"], r["content"],
-            r["effect"], r["note"], number(r["participants"]), number(r["products"]),
-            number(r["sales_wan"]), r["filename"], day,
+            len(table) + 1, city, r.county, r.organiser, r.name, r.content,
+            r.effect, r.note, number(r.participants), number(r.products),
+            number(r.sales_wan), r.filename, day,
         ])
     return table
 
 
-def version_messages(results: Iterable[dict], deadline: str) -> list[int]:
+def version_messages(results: Iterable[StoredResult], deadline: str) -> list[int]:
     """Store ids of every report version for a deadline (the counted ones and those they superseded)."""
-    return [r["message"] for r in results if r["is_report"] and r["deadline"] == deadline and r["city"]
-            and r.get("duplicate_of") is None]
+    return [r.message for r in results if r.is_version and r.deadline == deadline]
 
 
 def figure_doubts(config: Config, states: Sequence[ReportState], deadline: str,
-                  rows_by_message: Mapping[int, list[dict]], results: Iterable[dict]) -> dict[FigureKey, Problem]:
+                  rows_by_message: Mapping[int, Sequence[ReportRow]],
+                  results: Iterable[StoredResult]) -> dict[FigureKey, Problem]:
     """Figures of the counted versions kept out of the totals, each with the problem that says why.
 
     Each city's versions (up to the counted one) are compared in the order received (see plausibility.py).
     """
     results = list(results)
     versions_of = set(version_messages(results, deadline))
-    ordered = sorted((r for r in results if r["message"] in versions_of), key=lambda r: (r["received_at"], r["message"]))
+    ordered = sorted((r for r in results if r.message in versions_of), key=lambda r: (r.received_at, r.message))
     doubted: dict[FigureKey, Problem] = {}
     for city, message in counted_messages(states, deadline).items():
-        earlier = [r["message"] for r in ordered if r["city"] == city]
+        earlier = [r.message for r in ordered if r.city == city]
         if message not in earlier:
             earlier.append(message)
         versions = [rows_by_message[m] for m in earlier[:earlier.index(message) + 1] if rows_by_message.get(m)]
@@ -118,7 +120,8 @@ def figure_doubts(config: Config, states: Sequence[ReportState], deadline: str,
 
 
 def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
-                  rows_by_message: Mapping[int, list[dict]], doubted: Mapping[FigureKey, Problem]) -> dict[tuple[int, int], str]:
+                  rows_by_message: Mapping[int, Sequence[ReportRow]],
+                  doubted: Mapping[FigureKey, Problem]) -> dict[tuple[int, int], str]:
     """(index in the table, column) -> note, for each figure of the table that does not count."""
     cells: dict[tuple[int, int], str] = {}
     if not doubted:
@@ -130,23 +133,15 @@ def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
     return cells
 
 
-def counted_totals(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
-                   results: Iterable[dict]) -> dict[str, Decimal]:
+def counted_totals(config: Config, states: Sequence[ReportState], deadline: str,
+                   rows_by_message: Mapping[int, Sequence[ReportRow]],
+                   results: Iterable[StoredResult]) -> dict[str, Decimal]:
     """Exact sums of the figures that count for a deadline (rows: of every version, see version_messages)."""
-    rows_by_message = _by_message(rows)
     doubted = figure_doubts(config, states, deadline, rows_by_message, list(results))
     counted = list(counted_rows(config, states, deadline, rows_by_message))
-    return {metric: figure_sum(r[metric] for _, message, i, r in counted
+    return {metric: figure_sum(getattr(r, metric) for _, message, i, r in counted
                                if is_counted((message, i, metric), doubted)) or Decimal(0)
             for metric in METRICS}
-
-
-def _by_message(rows: Iterable[dict]) -> dict[int, list[dict]]:
-    """Stored rows grouped by message, in the order given (the store's: message, position)."""
-    grouped: dict[int, list[dict]] = {}
-    for row in rows:
-        grouped.setdefault(row["message"], []).append(row)
-    return grouped
 
 
 def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> str:
@@ -205,43 +200,41 @@ def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[
     return lines + [total + figures[-1]]
 
 
-def superseded(result: dict, counted: dict[tuple[str, str], int], received: dict[int, datetime]) -> bool:
+def superseded(result: StoredResult, counted: dict[tuple[str, str], int], received: dict[int, datetime]) -> bool:
     """A report version older than the one whose rows count: its problems were fixed by a resend."""
-    key = (result["city"], result["deadline"])
-    current = counted.get(key)
-    return (bool(result["is_report"]) and current is not None and current != result["message"]
-            and current in received and result["received_at"] < received[current])
+    current = counted.get((result.city, result.deadline))
+    return (bool(result.is_report) and current is not None and current != result.message
+            and current in received and result.received_at < received[current])
 
 
-def contact_of(units_json: str, file: str) -> tuple[str, str]:
+def contact_of(units: Sequence[TableUnit], file: str) -> tuple[str, str]:
     """(联系人, 联系电话) the city wrote on its table, preferring the problem's own file."""
-    units = json.loads(units_json or "[]")
-    unit = next((u for u in units if u.get("file") == file), None) or next(iter(units), None)
+    unit = next((u for u in units if u.file == file), None) or next(iter(units), None)
     if not unit:
         return "", ""
-    person = unit.get("contact", "") + (f"（{unit['title']}）" if unit.get("title") else "")
-    return person, unit.get("phone", "")
+    return unit.contact + (f"（{unit.title}）" if unit.title else ""), unit.phone
 
 
-def problem_rows(config: Config, states: Sequence[ReportState], results: Iterable[dict],
-                 problems: Iterable[dict]) -> list[list]:
+def problem_rows(config: Config, states: Sequence[ReportState], results: Iterable[StoredResult],
+                 problems: Mapping[int, Sequence[Problem]]) -> list[list]:
     """Open problems (PROBLEM_COLUMNS), cities in official order; superseded versions left out."""
-    results_by_id = {r["message"]: r for r in results}
-    received = {m: r["received_at"] for m, r in results_by_id.items()}
+    results_by_id = {r.message: r for r in results}
+    received = {m: r.received_at for m, r in results_by_id.items()}
     counted = {(s.city, s.deadline): s.message for s in states if s.message}
     city_rank = {c.name: i for i, c in enumerate(config.cities)}
     deadline_rank = {d.id: i for i, d in enumerate(config.deadlines)}
     found = []
-    for order, p in enumerate(problems):
-        r = results_by_id.get(p["message"])
+    listed = ((message, p) for message, found in problems.items() for p in found)
+    for order, (message, p) in enumerate(listed):
+        r = results_by_id.get(message)
         if r is None or superseded(r, counted, received):
             continue
-        title = config.deadline(r["deadline"]).title if r["deadline"] in deadline_rank else ""
-        at = r["received_at"].astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
-        line = [r["city"] or "未归属", title, at, r["sender"], r["subject"], p["file"], p["row"],
-                p["message_zh"], *contact_of(r["units"], p["file"]), p["code"]]
-        rank = (city_rank.get(r["city"], len(city_rank)), deadline_rank.get(r["deadline"], len(deadline_rank)),
-                r["received_at"], p["message"], order)
+        title = config.deadline(r.deadline).title if r.deadline in deadline_rank else ""
+        at = r.received_at.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+        line = [r.city or "未归属", title, at, r.sender, r.subject, p.file, p.row,
+                p.message_zh, *contact_of(r.units, p.file), p.code]
+        rank = (city_rank.get(r.city, len(city_rank)), deadline_rank.get(r.deadline, len(deadline_rank)),
+                r.received_at, message, order)
         found.append((rank, line))
     found.sort(key=lambda item: item[0])
     return [[n, *line] for n, (_, line) in enumerate(found, start=1)]
@@ -252,14 +245,14 @@ def reporting_unit(organiser: str) -> str:
     return organiser[:organiser.index("厅") + 1] if "厅" in organiser else organiser
 
 
-def build_summary(config: Config, states: Sequence[ReportState], deadline: str, rows: Iterable[dict],
-                  results: Sequence[dict], problems: Iterable[dict]) -> Summary:
+def build_summary(config: Config, states: Sequence[ReportState], deadline: str,
+                  rows_by_message: Mapping[int, Sequence[ReportRow]], results: Sequence[StoredResult],
+                  problems: Mapping[int, Sequence[Problem]]) -> Summary:
     """The Summary for one deadline from the store's records (results already limited to `now`).
 
-    rows: of the counted versions, and of the versions they superseded (for the jump check).
+    rows_by_message: of the counted versions, and of the versions they superseded (for the jump check).
     """
-    rows_by_message = _by_message(rows)
-    received = {r["message"]: r["received_at"] for r in results}
+    received = {r.message: r.received_at for r in results}
     table = summary_rows(config, states, deadline, rows_by_message, received)
     doubted = figure_doubts(config, states, deadline, rows_by_message, results)
     cells = doubted_cells(config, states, deadline, rows_by_message, doubted)
@@ -273,14 +266,42 @@ def build_summary(config: Config, states: Sequence[ReportState], deadline: str, 
         problems=problem_rows(config, states, results, with_doubts(problems, doubted)), doubted=cells)
 
 
-def with_doubts(problems: Iterable[dict], doubted: Mapping[FigureKey, Problem]) -> list[dict]:
+def with_doubts(problems: Mapping[int, Sequence[Problem]],
+                doubted: Mapping[FigureKey, Problem]) -> dict[int, list[Problem]]:
     """The stored problems plus those of doubted figures not stored (a jump is only seen here, and rows
     derived before a bound changed carry none), each once."""
-    found = list(problems)
-    seen = {(p["message"], p["code"], p["message_zh"]) for p in found}
+    found = {message: list(listed) for message, listed in problems.items()}
+    seen = {(message, p.code, p.message_zh) for message, listed in found.items() for p in listed}
     for (message, _, _), problem in doubted.items():
         if (message, problem.code, problem.message_zh) not in seen:
             seen.add((message, problem.code, problem.message_zh))
-            found.append(dict(message=message, code=problem.code, message_zh=problem.message_zh,
-                              detail=problem.detail, file=problem.file, row=problem.row))
+            found.setdefault(message, []).append(problem)
     return found
+
+
+def version_rows(snapshot: Snapshot, deadline: str) -> dict[int, tuple[ReportRow, ...]]:
+    """Rows of every report version for a deadline (the counted ones and those they superseded: the jump
+    check compares them), from a snapshot read with its rows."""
+    if snapshot.rows is None:
+        raise ValueError("snapshot read without rows (Store.snapshot(with_rows=True))")
+    return {m: snapshot.rows[m] for m in version_messages(snapshot.results, deadline) if m in snapshot.rows}
+
+
+def summary_at(config: Config, snapshot: Snapshot, now: datetime, deadline: str | None = None) -> Summary:
+    """The consolidated workbook's content at `now`; default deadline: the latest one that has tables.
+
+    An unknown deadline raises KeyError (the CLI reports it).
+    """
+    view = corrected(config, snapshot.at(now))  # staff decisions laid over: only open problems
+    states = states_at(config, view, now)
+    deadline = deadline or latest_deadline_with_rows(config, states)
+    config.deadline(deadline)
+    problems = {m: [p for p in found if p.code not in HUMAN_CODES_EXCLUDED] for m, found in view.problems.items()}
+    return build_summary(config, states, deadline, version_rows(view, deadline), view.results, problems)
+
+
+def table_totals(config: Config, snapshot: Snapshot, now: datetime) -> dict[str, Decimal]:
+    """Sums of the figures that count for the table deadline at `now` (implausible figures left out)."""
+    view = corrected(config, snapshot.at(now))
+    deadline = config.table_deadline.id
+    return counted_totals(config, states_at(config, view, now), deadline, version_rows(view, deadline), view.results)

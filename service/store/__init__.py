@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from .queries import (  # noqa: F401 - the package's face
-    SentRecord,
     Store,
-    StoredMessage,
     database_error,
     make_engine,
     restrict_permissions,

@@ -40,7 +40,11 @@ class DecisionLog:
     def decisions(self) -> list[Decision]:
         """Every decision, oldest first (the order they are applied in)."""
         with self.engine.connect() as conn:
-            return [_decision(r) for r in conn.execute(select(decisions).order_by(decisions.c.id))]
+            return read_decisions(conn)
+
+
+def read_decisions(conn: Connection) -> list[Decision]:
+    return [_decision(r) for r in conn.execute(select(decisions).order_by(decisions.c.id))]
 
 
 def _decision(r: Any) -> Decision:

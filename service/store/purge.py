@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from ..clock import end_of_day
 from ..errors import ServiceError
+from ..model import SentRecord, StoredMessage
 from .archive import Archive
-from .queries import SentRecord, Store, StoredMessage
+from .queries import Store
 
 log = logging.getLogger(__name__)
 OUTBOX_STAMP = "%Y%m%dT%H%M%S"  # send.safe_filename's prefix, local time of sending

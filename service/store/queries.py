@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import (
-    Table,
     and_,
     create_engine,
     delete,
@@ -30,50 +27,42 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ..figures import exact_figure, stored_figure
-from .decision_log import DecisionLog, number_problems, problem_fingerprints
+from ..model import (
+    RESENDABLE,
+    MessageResult,
+    Problem,
+    ReportRow,
+    SentRecord,
+    Snapshot,
+    StoredMessage,
+    StoredResult,
+)
+from .decision_log import DecisionLog
+from .records import (
+    read_problems,
+    read_results,
+    read_row_counts,
+    read_rows,
+    read_snapshot,
+    sent_record,
+    write_derived,
+)
 from .schema import (
     DERIVED,
     deliveries,
     health,
     messages,
     problem_numbers,
-    problems,
     purged,
     quarantine,
     results,
-    rows,
     sent,
     watermarks,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    sha256: str
-    message_id: str
-    source_received_at: datetime | None
-    ingested_at: datetime
-    duplicate_of: int | None
-
-
-@dataclass(frozen=True)
-class SentRecord:
-    key: str
-    kind: str
-    city: str
-    deadline: str
-    recipients: tuple[str, ...]
-    subject: str
-    status: str
-    attempts: int
-    error: str
-    created_at: datetime
-    updated_at: datetime
+Derivation = tuple[int, MessageResult, Sequence[Problem], Sequence[ReportRow]]  # (message, what derive made of it)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -100,35 +89,6 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     return engine
-
-
-ROW_FIELDS = ("filename", "sheet", "source_row", "seq", "county", "organiser", "name", "content", "effect", "note",
-              "participants", "products", "sales_wan")  # what a derived row dict holds
-PROBLEM_FIELDS = ("code", "message_zh", "detail", "file", "row")
-_PROBLEM_VALUES = itemgetter(*PROBLEM_FIELDS)
-METRIC_FIELDS = ("participants", "products", "sales_wan")  # Decimal in memory, Float in the table
-
-
-_TEXT_VALUES = itemgetter(*ROW_FIELDS[:-len(METRIC_FIELDS)])
-assert ROW_FIELDS[-len(METRIC_FIELDS):] == METRIC_FIELDS  # the figures close a row
-
-
-def _stored_row(row: dict) -> tuple:
-    """A derived row in ROW_FIELDS order, its Decimal figures as the Float columns take them
-    (one itemgetter and three conversions: 200,000 rows per backlog)."""
-    return (*_TEXT_VALUES(row), stored_figure(row["participants"]), stored_figure(row["products"]),
-            stored_figure(row["sales_wan"]))
-
-
-def _insert_plain(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
-    """INSERT many rows (tuples in `columns` order) of a table without type decorators, straight
-    through the driver's executemany: SQLAlchemy's per-row parameter handling costs twice SQLite's
-    own insert (200,000 rows per backlog)."""
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
-    if compiled.positional and tuple(compiled.positiontup or ()) == columns:  # SQLite's qmark
-        conn.exec_driver_sql(compiled.string, values)
-    else:  # psycopg's pyformat takes dicts
-        conn.exec_driver_sql(compiled.string, [dict(zip(columns, v)) for v in values])
 
 
 class Store(DecisionLog):
@@ -229,8 +189,8 @@ class Store(DecisionLog):
             return [_stored(r) for r in found]
 
     # -- derived: results, problems, rows ----------------------------------------------
-    def replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
-                        quarantined: dict[int, str] | None = None, now: datetime | None = None) -> None:
+    def replace_results(self, derived: Sequence[Derivation], quarantined: dict[int, str] | None = None,
+                        now: datetime | None = None) -> None:
         """Replace everything derived from a batch of (message, result, problems, rows), in one transaction
         (again when another process wrote the same message's results first: the last one stands).
 
@@ -240,8 +200,8 @@ class Store(DecisionLog):
         if derived:
             _retried_on_conflict(lambda: self._replace_results(derived, quarantined or {}, now))
 
-    def _replace_results(self, derived: list[tuple[int, dict, list[dict], list[dict]]],
-                         quarantined: dict[int, str], now: datetime | None) -> None:
+    def _replace_results(self, derived: Sequence[Derivation], quarantined: dict[int, str],
+                         now: datetime | None) -> None:
         ids = [message for message, *_ in derived]
         with self.engine.begin() as conn:
             already = {r[0] for r in conn.execute(select(quarantine.c.message).where(quarantine.c.message.in_(ids)))}
@@ -252,14 +212,7 @@ class Store(DecisionLog):
                 conn.execute(insert(quarantine), fresh)
             for table in DERIVED:
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
-            conn.execute(insert(results), [dict(result, message=m) for m, result, _, _ in derived])
-            problem_values = _numbered_problems(conn, [(m, [_PROBLEM_VALUES(p) for p in found])
-                                                       for m, _, found, _ in derived])
-            if problem_values:
-                _insert_plain(conn, problems, ("message", *PROBLEM_FIELDS, "number"), problem_values)
-            row_values = [(m, i, *_stored_row(r)) for m, _, _, found in derived for i, r in enumerate(found)]
-            if row_values:
-                _insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
+            write_derived(conn, derived)
 
     def clear_all_derived(self) -> None:
         with self.engine.begin() as conn:
@@ -271,12 +224,15 @@ class Store(DecisionLog):
         with self.engine.connect() as conn:
             return {r.message: r.reason for r in conn.execute(select(quarantine))}
 
-    def results(self) -> list[dict]:
+    def results(self) -> list[StoredResult]:
         """Every message's derived result, joined with its message facts, oldest first."""
-        query = (select(results, messages.c.message_id, messages.c.sha256, messages.c.duplicate_of)
-                 .join(messages, messages.c.id == results.c.message).order_by(results.c.message))
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return read_results(conn)
+
+    def snapshot(self, with_rows: bool = False) -> Snapshot:
+        """What a job's views read, in one read transaction (see records.read_snapshot); `with_rows`
+        adds the rows of every report version (the workbook and the digest's totals need them)."""
+        return read_snapshot(self.engine, with_rows)
 
     def previous_version_received(self, message: int, city: str, deadline: str,
                                   received_at: datetime) -> datetime | None:
@@ -290,25 +246,19 @@ class Store(DecisionLog):
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()  # max() keeps the column's type: an aware UTC datetime
 
-    def problems(self, message_ids: Iterable[int] | None = None) -> list[dict]:
-        query = select(problems).order_by(problems.c.message, problems.c.id)
-        if message_ids is not None:
-            query = query.where(problems.c.message.in_(list(message_ids)))
+    def problems(self, message_ids: Iterable[int] | None = None) -> dict[int, tuple[Problem, ...]]:
+        """message -> its problems, in the order found."""
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return read_problems(conn, message_ids)
 
-    def rows(self, message_ids: Iterable[int]) -> list[dict]:
-        """Stored rows, their figures back as the parser's exact decimals (figures.exact_figure)."""
-        query = (select(rows).where(rows.c.message.in_(list(message_ids)))
-                 .order_by(rows.c.message, rows.c.position))
+    def rows(self, message_ids: Iterable[int]) -> dict[int, tuple[ReportRow, ...]]:
+        """message -> its stored rows, figures back as the parser's exact decimals (figures.exact_figure)."""
         with self.engine.connect() as conn:
-            return [{**r._mapping, **{m: exact_figure(r._mapping[m]) for m in METRIC_FIELDS}}
-                    for r in conn.execute(query)]
+            return read_rows(conn, message_ids)
 
     def row_counts(self) -> dict[int, int]:
         with self.engine.connect() as conn:
-            found = conn.execute(select(rows.c.message, func.count()).group_by(rows.c.message))
-            return {m: n for m, n in found}
+            return read_row_counts(conn)
 
     # -- IMAP watermarks ---------------------------------------------------------------
     def get_watermark(self, folder: str) -> tuple[int, int] | None:
@@ -336,7 +286,7 @@ class Store(DecisionLog):
     def sent_record(self, key: str) -> SentRecord | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(sent).where(sent.c.key == key)).first()
-            return _sent_record(r) if r else None
+            return sent_record(r) if r else None
 
     def claim_send(self, *, key: str, kind: str, city: str, deadline: str,
                    recipients: Iterable[str], subject: str, now: datetime) -> bool:
@@ -385,7 +335,7 @@ class Store(DecisionLog):
         if since is not None:
             query = query.where(sent.c.updated_at >= since)
         with self.engine.connect() as conn:
-            return [_sent_record(r) for r in conn.execute(query)]
+            return [sent_record(r) for r in conn.execute(query)]
 
     def sent_keys(self) -> set[str]:
         """Keys that were sent or are being sent: never to be sent again."""
@@ -414,13 +364,6 @@ class Store(DecisionLog):
 CONFLICT_ATTEMPTS = 3  # two imports (or an import and the worker) recording the same mail at once
 
 
-def _numbered_problems(conn: Connection, found: list[tuple[int, list[tuple]]]) -> list[tuple]:
-    """(message, *PROBLEM_FIELDS, number) per problem: numbers stay the same through reprocess."""
-    prints = {m: problem_fingerprints(values) for m, values in found if values}
-    numbers = number_problems(conn, prints)
-    return [(m, *v, numbers[m, f]) for m, values in found if values for v, f in zip(values, prints[m])]
-
-
 def _retried_on_conflict(write: Callable[[], T]) -> T:
     """Run a write transaction again when another process committed the same unique rows first:
     the next attempt reads what they wrote (PostgreSQL and SQLite alike, no lock held meanwhile)."""
@@ -432,9 +375,6 @@ def _retried_on_conflict(write: Callable[[], T]) -> T:
                 raise
             log.info("write conflicted with another process (attempt %d): reading again", attempt)
     raise AssertionError("unreachable")
-
-
-RESENDABLE = ("failed", "retry")  # sent-log statuses a later run sends again
 
 
 def _insert_sent(conn: Connection, key: str, kind: str, city: str, deadline: str,
@@ -469,11 +409,6 @@ def _advance_watermark(conn: Connection, folder: str, uidvalidity: int, last_uid
     elif r.uidvalidity != uidvalidity or last_uid > r.last_uid:
         conn.execute(update(watermarks).where(watermarks.c.folder == folder).values(
             uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now))
-
-
-def _sent_record(r: Any) -> SentRecord:
-    return SentRecord(r.key, r.kind, r.city, r.deadline, tuple(json.loads(r.recipients)), r.subject,
-                      r.status, r.attempts, r.error, r.created_at, r.updated_at)
 
 
 def restrict_permissions(path: Path) -> None:

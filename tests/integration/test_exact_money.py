@@ -11,7 +11,7 @@ from decimal import Decimal
 from openpyxl import load_workbook
 
 from service import jobs
-from service.decide.status import load_states
+from service.report.summary import table_totals
 from service.report.workbook import export_bytes, summary_workbook_bytes
 from tests.builders import make_email
 from tests.integration.test_workbook import ingest, on, record_report, stored_row
@@ -62,7 +62,7 @@ def test_the_json_export_and_the_digest_carry_exact_totals(app):
     document = json.loads(export_bytes(summary, ".json"), parse_float=Decimal)
     assert document["totals"]["sales_wan"] == province
     assert sorted({r["sales_wan"] for r in document["rows"]}) == sorted(set(SALES))
-    totals = jobs.metric_totals(app, load_states(app.store, app.config, app.clock()))
+    totals = table_totals(app.config, app.store.snapshot(with_rows=True), app.clock())
     assert totals["sales_wan"] == province and totals["participants"] == 14 * sum(range(ROWS_PER_CITY))
 
 

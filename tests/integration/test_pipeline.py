@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from service import jobs
-from service.decide.status import load_states
+from service.decide.status import states_at
 from service.decide.track import state_of
 from service.ingest import pipeline, pool
 from service.ingest.derive import Job
@@ -37,26 +37,26 @@ def test_a_message_left_unprocessed_by_a_crash_is_finished_by_the_next_poll(app)
     assert app.store.unprocessed_ids() == [1]
     counts = jobs.ingest_all(app, [])
     assert counts.reports == 1 and app.store.unprocessed_ids() == []
-    assert state_of(load_states(app.store, app.config, NOW), "长沙市", "summary").rows == len(SAMPLE_ROWS)
+    assert state_of(states_at(app.config, app.store.snapshot(), NOW), "长沙市", "summary").rows == len(SAMPLE_ROWS)
 
 
 def test_reprocess_rebuilds_everything_from_the_archive(app):
     jobs.ingest_all(app, [Fetched("a", report(1)), Fetched("b", report(2, SAMPLE_ROWS[:2]))])
-    before = load_states(app.store, app.config, NOW)
+    before = states_at(app.config, app.store.snapshot(), NOW)
     app.store.clear_all_derived()
-    assert state_of(load_states(app.store, app.config, NOW), "长沙市", "summary").state == "missing"
+    assert state_of(states_at(app.config, app.store.snapshot(), NOW), "长沙市", "summary").state == "missing"
     assert pipeline.reprocess(app) == 2
-    assert load_states(app.store, app.config, NOW) == before
+    assert states_at(app.config, app.store.snapshot(), NOW) == before
 
 
 def test_a_message_that_fails_inside_the_pipeline_is_recorded_and_the_others_go_on(app):
     broken = archive_only(app, report(1), "x")
     app.archive.path_for(stored(app.store, broken).sha256).unlink()  # the disk lost it
     counts = jobs.ingest_all(app, [Fetched("y", report(2))])
-    problems = app.store.problems([broken])
-    assert [p["code"] for p in problems] == ["internal_error"]
+    problems = app.store.problems([broken])[broken]
+    assert [p.code for p in problems] == ["internal_error"]
     assert counts.new == 1 and counts.reports == 1
-    assert state_of(load_states(app.store, app.config, NOW), "长沙市", "summary").state == "on_time"
+    assert state_of(states_at(app.config, app.store.snapshot(), NOW), "长沙市", "summary").state == "on_time"
 
 
 def test_the_same_message_fetched_twice_is_archived_and_counted_once(app):
@@ -95,4 +95,4 @@ def test_big_mail_reaches_the_deriver_by_its_archive_name_not_its_bytes(app):
 def test_big_mail_missing_from_the_archive_is_an_internal_error_on_that_message(app):
     job = Job(b"", None, NOW, sha256="0" * 64)
     derived = pool.derive_loaded(job, app.config, app.converter)
-    assert [p.code for p in derived.problem_list] == ["internal_error"] and derived.rows == []
+    assert [p.code for p in derived.problems] == ["internal_error"] and derived.rows == ()

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from service import jobs
 from service.app import App
 from service.clock import fixed_clock
-from service.decide.status import load_states
 from service.model import Fetched
+from service.report.summary import table_totals
 from service.report.workbook import summary_workbook_bytes
 from tests.builders import make_email
 from tests.conftest import make_config
@@ -57,9 +57,9 @@ def deliver(app) -> None:
 
 def test_planted_figures_are_flagged_on_the_message_and_kept_out_of_the_totals(app):
     deliver(app)
-    forged = next(r["message"] for r in app.store.results() if r["message_id"] == "<forged@x>")
-    flagged = [(p["code"], p["row"], p["message_zh"]) for p in app.store.problems([forged])
-               if p["code"].startswith("implausible")]
+    forged = next(r.message for r in app.store.results() if r.message_id == "<forged@x>")
+    flagged = [(p.code, p.row, p.message_zh) for p in app.store.problems([forged])[forged]
+               if p.code.startswith("implausible")]
     assert flagged == [
         ("implausible_figure", 5, "数值异常：第 5 行 参与主体数量 999999999 超出合理范围（单行上限 100000），未计入汇总，请核实"),
         ("implausible_figure", 5, "数值异常：第 5 行 销售额 9999999亿元 超出合理范围（单行上限 1000000 万元），未计入汇总，请核实"),
@@ -69,7 +69,7 @@ def test_planted_figures_are_flagged_on_the_message_and_kept_out_of_the_totals(a
     assert changsha[-4:] == [2, 10, 50, 100]  # the forged version counts, its planted figures do not
     assert zhuzhou[-4:] == [1, 31, None, None]  # 50亿元 after 4000万元: a jump, left out
     assert summary.totals() == {"activities": 3, "participants": 41, "products": 50, "sales_wan": 100}
-    assert jobs.metric_totals(app, load_states(app.store, app.config, NOW)) == {
+    assert table_totals(app.config, app.store.snapshot(with_rows=True), NOW) == {
         "participants": 41.0, "products": 50.0, "sales_wan": 100.0}
     codes = [p[-1] for p in summary.problems]
     assert codes.count("implausible_figure") == 2 and codes.count("implausible_jump") == 1

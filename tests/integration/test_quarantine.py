@@ -14,7 +14,7 @@ import pytest
 
 from service.app import App
 from service.clock import fixed_clock
-from service.decide.status import load_states
+from service.decide.status import states_at
 from service.decide.track import state_of
 from service.ingest import pipeline
 from service.ingest.derive import QUARANTINED_ZH
@@ -54,11 +54,11 @@ def ingest(app: App, raws: list[bytes], deriver: Deriver) -> list[pipeline.Outco
 
 
 def codes(app: App, message: int) -> list[str]:
-    return [p["code"] for p in app.store.problems([message])]
+    return [p.code for p in app.store.problems([message]).get(message, ())]
 
 
 def credited(app: App, city: str) -> bool:
-    return state_of(load_states(app.store, app.config, NOW), city, "summary").state == "on_time"
+    return state_of(states_at(app.config, app.store.snapshot(), NOW), city, "summary").state == "on_time"
 
 
 @pytest.mark.parametrize("how, reason", [("abort", "died twice"), ("hang", "longer than 3 s"),
@@ -73,8 +73,8 @@ def test_a_poisoned_message_is_quarantined_and_the_rest_of_the_batch_goes_on(bou
         # the worker was replaced: the next poll on the same deriver is read as usual
         (later,) = ingest(bounded_app, [report(*CHANGSHA, 3)], deriver)
     assert later.rows == len(SAMPLE_ROWS) and credited(bounded_app, "长沙市")
-    problem = bounded_app.store.problems([first.message])[0]
-    assert problem["message_zh"] == QUARANTINED_ZH
+    problem = bounded_app.store.problems([first.message])[first.message][0]
+    assert problem.message_zh == QUARANTINED_ZH
 
 
 def test_quarantined_mail_is_left_alone_by_the_next_poll_and_by_reprocess(bounded_app):

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from service.ingest.derive import empty_result
+from service.model import AttachmentInfo, MessageResult, Problem, ReportRow, TableUnit
 from service.store import Store
 from tests.store_helpers import record_one, stored
 
@@ -52,16 +55,46 @@ def test_derived_rows_and_problems_are_replaced_not_added(database_url):
     pk, _ = record_one(store, sha256="d" * 64, message_id="<4@x>", size=1, source_id="",
                                  source_received_at=NOW, now=NOW)
     result = empty_result(NOW, subject="总结")
-    row = dict(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区", organiser="芙蓉区商务局",
-               name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="", participants=None,
-               products=3000.0, sales_wan=12000.0)
-    problem = dict(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
-    store.replace_results([(pk, result, [problem], [row, dict(row, source_row=5, seq="2")])])
-    store.replace_results([(pk, result, [problem], [row, dict(row, source_row=5, seq="2")])])
-    got = store.rows([pk])
-    assert [(r["position"], r["seq"], r["source_row"]) for r in got] == [(0, "1", 4), (1, "2", 5)]
-    assert {k: got[0][k] for k in row} == row
-    assert [{k: p[k] for k in problem} for p in store.problems([pk])] == [problem]
+    row = ReportRow(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区",
+                    organiser="芙蓉区商务局", name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="",
+                    participants=None, products=Decimal("3000"), sales_wan=Decimal("12000"))
+    problem = Problem(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    got = store.rows([pk])[pk]
+    assert [(r.seq, r.source_row) for r in got] == [("1", 4), ("2", 5)]
+    assert got[0] == row
+    assert store.problems([pk]) == {pk: (problem,)}
+    assert store.results()[0].subject == "总结"
+
+
+def test_a_snapshot_reads_back_every_record_a_job_needs_as_written(database_url):
+    store = open_store(database_url)
+    report, later, duplicate = (record_one(store, sha256=c * 64, message_id=f"<{c}@x>" if c != "g" else "<e@x>",
+                                           size=1, source_id=c, source_received_at=NOW, now=NOW)[0] for c in "efg")
+    row = ReportRow("附件1.xlsx", "Sheet1", 4, "1", "芙蓉区", "芙蓉区商务局", "启动", "直播", "销售额0.3万元", "",
+                    None, Decimal("0.1"), Decimal("0.3"))
+    units = (TableUnit("附件1.xlsx", "Sheet1", "长沙市商务局", "王敏", "科长", "13812345678", ""),)
+    result = MessageResult("a@x", "报送", NOW, "长沙市", "summary", True, False, False, "sender", "keyword", 1,
+                           (AttachmentInfo("附件1.xlsx", "xlsx", "a.zip"),), units)
+    problem = Problem("unknown_county", "县不在辖区内", "x" * 5000, "附件1.xlsx", 4)
+    store.replace_results([(report, result, [problem], [row]),
+                           (later, replace(result, received_at=NOW + timedelta(days=1)), [], [row, row]),
+                           (duplicate, empty_result(NOW), [], [])])
+    store.set_health("poll_ok", "1 new", NOW)
+    claim(store)
+    snapshot = store.snapshot(with_rows=True)
+    first = snapshot.results[0]
+    assert (first.message, first.message_id, first.duplicate_of) == (report, "<e@x>", None)
+    assert first.attachments == result.attachments and first.units == units and first.received_at == NOW
+    assert snapshot.results[2].duplicate_of == report and not snapshot.results[2].is_version
+    assert snapshot.problems == {report: (replace(problem, detail="x" * 4000),)}  # the detail as the table keeps it
+    assert snapshot.rows == {report: (row,), later: (row, row)} and snapshot.row_counts == {report: 1, later: 2}
+    assert [s.key for s in snapshot.sent] == ["k1"] and snapshot.sent_keys() == {"k1"}
+    assert snapshot.health_of("poll_ok") == ("1 new", NOW)
+    assert store.snapshot().rows is None  # rows only when asked
+    today = snapshot.at(NOW)
+    assert [r.message for r in today.results] == [report, duplicate] and later not in today.rows
 
 
 def test_a_watermark_only_moves_forward_unless_uidvalidity_changes(database_url):

@@ -20,7 +20,7 @@ from service import jobs
 from service.cli import main
 from service.clock import fixed_clock
 from service.ingest import pipeline
-from service.model import Fetched
+from service.model import Fetched, MessageResult, Problem, ReportRow
 from service.report.sheets import cell_text
 from service.report.summary import COLUMNS, PROBLEM_COLUMNS
 from service.report.workbook import csv_bytes, export_bytes, summary_workbook_bytes, write_atomically
@@ -138,26 +138,26 @@ def test_the_problem_sheet_tells_staff_whom_to_call(app):
     assert {r[1] for r in table_rows(ws)} <= set(CITIES) | {"未归属"}
 
 
-def record_report(app, n: int, city: str, received: datetime, rows: list[dict], *, sender: str = "",
-                  subject: str = "报送", problems: list[dict] = ()) -> None:
+def record_report(app, n: int, city: str, received: datetime, rows: list[ReportRow], *, sender: str = "",
+                  subject: str = "报送", problems: list[Problem] = ()) -> None:
     """A report as the pipeline records it, straight into the store (for data no mail builder makes)."""
     pk, _ = record_one(app.store, sha256=f"{n:064x}", message_id=f"<{n}@example.gov.cn>", size=1,
                                      source_id=f"test:{n}", source_received_at=received, now=received)
-    result = dict(sender=sender or f"{n}@example.gov.cn", subject=subject, received_at=received, city=city,
-                  deadline="summary", is_report=True, auto_generated=False, unregistered_sender=False,
-                  city_source="sender", deadline_source="keyword", tables=1, attachments="[]", units="[]")
+    result = MessageResult(sender=sender or f"{n}@example.gov.cn", subject=subject, received_at=received, city=city,
+                           deadline="summary", is_report=True, auto_generated=False, unregistered_sender=False,
+                           city_source="sender", deadline_source="keyword", tables=1)
     app.store.replace_results([(pk, result, list(problems), list(rows))])
 
 
-def stored_row(text: str, i: int, file: str = "附件1.xlsx", **metrics) -> dict:
-    return dict(filename=file, sheet="Sheet1", source_row=4 + i, seq=text, county=text, organiser=text, name=text,
-                content=text, effect=text, note=text, participants=metrics.get("participants"),
-                products=metrics.get("products"), sales_wan=metrics.get("sales_wan"))
+def stored_row(text: str, i: int, file: str = "附件1.xlsx", **metrics) -> ReportRow:
+    return ReportRow(filename=file, sheet="Sheet1", source_row=4 + i, seq=text, county=text, organiser=text, name=text,
+                     content=text, effect=text, note=text, participants=metrics.get("participants"),
+                     products=metrics.get("products"), sales_wan=metrics.get("sales_wan"))
 
 
 def test_no_cell_is_a_formula_whatever_the_cities_sent(app):
     rows = [stored_row(text, i, file=text) for i, text in enumerate(HOSTILE)]
-    problems = [dict(code="unknown_county", message_zh=text, detail="", file=text, row=i)
+    problems = [Problem(code="unknown_county", message_zh=text, detail="", file=text, row=i)
                 for i, text in enumerate(HOSTILE)]
     record_report(app, 1, "长沙市", on("2022-02-05"), rows, sender="=1@qq.com", subject="=HYPERLINK(\"x\")",
                   problems=problems)

@@ -34,7 +34,7 @@ def test_an_8bit_body_under_such_a_label_is_a_charset_problem_and_the_table_is_s
                      attachments=[("附件1.xlsx", XLSX)])
     derived = derive(Job(raw, None, datetime(2022, 1, 3, 12, tzinfo=SHANGHAI)), make_config(tmp_path),
                      NoConverter())
-    codes = [p["code"] for p in derived.problems]
+    codes = [p.code for p in derived.problems]
     assert "internal_error" not in codes and "unknown_charset" in codes, derived.error
     assert len(derived.rows) == len(SAMPLE_ROWS)
     assert derived.message.text.strip() == BODY

@@ -12,7 +12,7 @@ from service.decide.decisions import (
     sender_registered_at,
 )
 from service.decide.track import ReportVersion, report_states, state_of
-from service.model import Decision
+from service.model import Decision, Problem, StoredResult
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -26,9 +26,15 @@ def decision(n: int, kind: str, target: str, undone_by: int | None = None, at_: 
     return Decision(n, kind, target, arguments, "张三", "", at(at_), undone_by)
 
 
-def result(message: int, **values) -> dict:
-    return {"message": message, "city": "长沙市", "deadline": "progress", "is_report": True,
-            "unregistered_sender": False, "city_source": "sender", "deadline_source": "keyword", **values}
+def result(message: int, **values) -> StoredResult:
+    fields = dict(sender="a@b.cn", subject="s", received_at=at("2022-01-04T10:00"), city="长沙市",
+                  deadline="progress", is_report=True, auto_generated=False, unregistered_sender=False,
+                  city_source="sender", deadline_source="keyword", tables=1, message=message)
+    return StoredResult(**{**fields, **values})
+
+
+def problem(code: str, number: int) -> Problem:
+    return Problem(code, "问题", number=number)
 
 
 def fold(config, *decisions: Decision, messages=(1, 2, 3), problems=(10, 11)):
@@ -38,33 +44,33 @@ def fold(config, *decisions: Decision, messages=(1, 2, 3), problems=(10, 11)):
 def test_assign_overrides_what_the_rules_said_and_settles_the_attribution_problems(config):
     c = fold(config, decision(1, "assign", "1", city="衡阳市", deadline="summary"))
     fixed = corrected_result(result(1, city=None, deadline=None, is_report=False, unregistered_sender=True), c)
-    assert (fixed["city"], fixed["deadline"], fixed["is_report"], fixed["city_source"]) == \
+    assert (fixed.city, fixed.deadline, fixed.is_report, fixed.city_source) == \
         ("衡阳市", "summary", True, "staff")
-    assert not fixed["unregistered_sender"]
-    assert not problem_is_open({"message": 1, "code": "unattributed", "number": 10}, c)
-    assert problem_is_open({"message": 1, "code": "unknown_county", "number": 11}, c)
+    assert not fixed.unregistered_sender
+    assert not problem_is_open(1, problem("unattributed", 10), c)
+    assert problem_is_open(1, problem("unknown_county", 11), c)
 
 
 def test_a_later_assign_refines_an_earlier_one(config):
     c = fold(config, decision(1, "assign", "1", is_report=False),
              decision(2, "assign", "1", city="衡阳市", deadline="summary"))
-    assert corrected_result(result(1), c)["is_report"] is False  # the --not-report still stands
-    assert corrected_result(result(1), c)["city"] == "衡阳市"
+    assert corrected_result(result(1), c).is_report is False  # the --not-report still stands
+    assert corrected_result(result(1), c).city == "衡阳市"
 
 
 def test_ignore_leaves_every_list_and_counts_for_nobody(config):
     c = fold(config, decision(1, "ignore", "2"))
-    assert corrected_result(result(2), c)["is_report"] is False
-    assert not problem_is_open({"message": 2, "code": "unknown_county", "number": 11}, c)
+    assert corrected_result(result(2), c).is_report is False
+    assert not problem_is_open(2, problem("unknown_county", 11), c)
     assert c.decided(2)
 
 
 def test_resolve_then_reopen_and_undo(config):
-    assert not problem_is_open({"message": 1, "code": "x", "number": 10}, fold(config, decision(1, "resolve", "10")))
+    assert not problem_is_open(1, problem("x", 10), fold(config, decision(1, "resolve", "10")))
     reopened = fold(config, decision(1, "resolve", "10"), decision(2, "reopen", "10"))
-    assert problem_is_open({"message": 1, "code": "x", "number": 10}, reopened)
+    assert problem_is_open(1, problem("x", 10), reopened)
     undone = fold(config, decision(1, "resolve", "10", undone_by=2), decision(2, "undo", "1"))
-    assert problem_is_open({"message": 1, "code": "x", "number": 10}, undone)
+    assert problem_is_open(1, problem("x", 10), undone)
 
 
 def test_exempt_and_unexempt_by_report(config):

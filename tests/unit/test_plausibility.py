@@ -9,13 +9,15 @@ import pytest
 
 from service.config import PlausibilitySection
 from service.decide.plausibility import city_doubts, counted_totals, figure_text, is_counted, version_doubts
+from service.model import ReportRow
 from tests.conftest import make_config
 
 BOUNDS = PlausibilitySection()
 
 
-def row(participants=None, products=None, sales=None, line: int = 5, file: str = "附件1.xlsx") -> dict:
-    return dict(participants=participants, products=products, sales_wan=sales, source_row=line, filename=file)
+def row(participants=None, products=None, sales=None, line: int = 5, file: str = "附件1.xlsx") -> ReportRow:
+    return ReportRow(filename=file, sheet="Sheet1", source_row=line, seq="", county="", organiser="", name="",
+                     content="", effect="", note="", participants=participants, products=products, sales_wan=sales)
 
 
 def texts(doubts) -> list[str]:
@@ -46,7 +48,7 @@ def test_a_planted_row_is_flagged_with_the_figure_as_written_and_the_bound():
     ("sales_wan", 0, False),
 ])
 def test_each_metric_has_its_own_row_bound(metric: str, value: float, doubted: bool):
-    assert bool(version_doubts([{**row(), metric: value}], BOUNDS)) is doubted
+    assert bool(version_doubts([row()._replace(**{metric: value})], BOUNDS)) is doubted
 
 
 def test_a_negative_figure_is_told_as_such():

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.errors import ServiceError
-from service.store import SentRecord, StoredMessage
+from service.model import SentRecord, StoredMessage
 from service.store.purge import ArchiveFile, outbox_time, plan_purge
 
 TZ = ZoneInfo("Asia/Shanghai")

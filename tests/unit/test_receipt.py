@@ -18,7 +18,7 @@ from service.outgoing.receipt import (
     receipt_recipients,
     within_hourly_limit,
 )
-from service.store import SentRecord
+from service.model import SentRecord
 from tests.conftest import config_data, make_config
 
 TZ = ZoneInfo("Asia/Shanghai")

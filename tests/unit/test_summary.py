@@ -1,7 +1,6 @@
 """Summary stage: states + stored rows/results/problems in, the consolidated table's values out."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,16 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.model import ReportState
+from service.model import Problem, ReportRow, ReportState, StoredResult, TableUnit
 from service.report.summary import (
     COLUMNS,
     METRIC_COLUMNS,
     PROBLEM_COLUMNS,
     TOTAL_ZH,
-    build_summary,
     number,
     reporting_unit,
 )
+from service.report.summary import build_summary as summarise
 from tests.conftest import make_config
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -49,21 +48,34 @@ def states_for(config, counted: dict[str, tuple[int, str, str]]) -> list[ReportS
     return states
 
 
-def row(message: int, name: str, participants=None, products=None, sales=None, county="某区") -> dict:
-    return dict(message=message, county=county, organiser=f"{county}商务局", name=name, content="直播",
-                effect="……", note="", participants=participants, products=products, sales_wan=sales,
-                filename=f"附件{message}.xlsx")
+def row(message: int, name: str, participants=None, products=None, sales=None, county="某区") -> tuple[int, ReportRow]:
+    return message, ReportRow(filename=f"附件{message}.xlsx", sheet="Sheet1", source_row=0, seq="", county=county,
+                              organiser=f"{county}商务局", name=name, content="直播", effect="……", note="",
+                              participants=participants, products=products, sales_wan=sales)
 
 
 def result(message: int, city: str | None, received: str, *, is_report: bool = True, deadline="summary",
-           units: list[dict] | None = None, sender: str = "a@example.gov.cn") -> dict:
-    return dict(message=message, city=city, deadline=deadline if city else None, is_report=is_report,
-                received_at=at(received), sender=sender, subject=f"{city or '某单位'}报送",
-                units=json.dumps(units or [], ensure_ascii=False))
+           units: list[dict] | None = None, sender: str = "a@example.gov.cn") -> StoredResult:
+    return StoredResult(sender=sender, subject=f"{city or '某单位'}报送", received_at=at(received), city=city,
+                        deadline=deadline if city else None, is_report=is_report, auto_generated=False,
+                        unregistered_sender=False, city_source="", deadline_source="", tables=1,
+                        units=tuple(TableUnit(sheet="Sheet1", **u) for u in units or []), message=message)
 
 
-def problem(message: int, code: str, text: str, file: str = "", line: int | None = None) -> dict:
-    return dict(message=message, code=code, message_zh=text, detail="", file=file, row=line)
+def problem(message: int, code: str, text: str, file: str = "", line: int | None = None) -> tuple[int, Problem]:
+    return message, Problem(code=code, message_zh=text, detail="", file=file, row=line)
+
+
+def build_summary(config, states, deadline, rows, results, problems):
+    """summary.build_summary with the rows and problems grouped by message, as the store gives them."""
+    return summarise(config, states, deadline, grouped(rows), results, grouped(problems))
+
+
+def grouped(pairs) -> dict:
+    found: dict = {}
+    for message, value in pairs:
+        found.setdefault(message, []).append(value)
+    return found
 
 
 def test_rows_follow_the_official_city_order_and_are_renumbered(config):

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from service.decide.status import states_at
 from service.decide.track import ReportVersion, report_states, state_of
+from service.model import Problem, Snapshot, StoredResult
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -29,9 +31,25 @@ def test_a_report_on_the_due_day_is_on_time_and_the_day_after_is_late(config):
     assert state_of(late, "长沙市", "progress").state == "late"
 
 
+def stored(n, received, city="长沙市", deadline="progress") -> StoredResult:
+    return StoredResult(sender="a@x", subject="", received_at=at(received), city=city, deadline=deadline,
+                        is_report=True, auto_generated=False, unregistered_sender=False, city_source="sender",
+                        deadline_source="keyword", tables=1, message=n, message_id=f"<{n}@x>")
+
+
 def test_mail_received_after_now_does_not_count(config):
-    states = report_states(config, [version(1, received="2022-01-05T10:00")], at("2022-01-05T09:00"))
-    assert state_of(states, "长沙市", "progress").state == "pending"
+    snapshot = Snapshot(results=(stored(1, "2022-01-05T10:00"),), row_counts={1: 3})
+    assert state_of(states_at(config, snapshot, at("2022-01-05T09:00")), "长沙市", "progress").state == "pending"
+    later = state_of(states_at(config, snapshot, at("2022-01-05T10:00")), "长沙市", "progress")
+    assert (later.state, later.rows) == ("on_time", 3)
+
+
+def test_the_view_at_a_moment_leaves_out_later_mail_its_problems_and_rows():
+    snapshot = Snapshot(results=(stored(1, "2022-01-04T10:00"), stored(2, "2022-01-05T10:00")),
+                        problems={2: (Problem("x", "后来的问题"),)}, row_counts={1: 1, 2: 2})
+    view = snapshot.at(at("2022-01-05T09:00"))
+    assert [r.message for r in view.results] == [1] and view.problems == {} and view.row_counts == {1: 1}
+    assert snapshot.at(at("2022-01-06T00:00")) is snapshot  # nothing later: the snapshot itself
 
 
 def test_a_later_version_supersedes_rows_but_the_first_decides_on_time(config):

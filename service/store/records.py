@@ -1,0 +1,188 @@
+"""Typed records <-> the derived tables (results, problems, rows) and the snapshot a job reads.
+
+Write: MessageResult, Problem and ReportRow to column values. Read: StoredResult, Problem and ReportRow
+back, and Snapshot (everything a job's views need) in one read transaction.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from ..figures import exact_figure, stored_figure
+from ..model import (
+    AttachmentInfo,
+    MessageResult,
+    Problem,
+    ReportRow,
+    SentRecord,
+    Snapshot,
+    StoredResult,
+    TableUnit,
+)
+from .decision_log import number_problems, problem_fingerprints, read_decisions
+from .schema import health, messages, problems, results, rows, sent
+
+ROW_FIELDS = ("filename", "sheet", "source_row", "seq", "county", "organiser", "name", "content", "effect", "note",
+              "participants", "products", "sales_wan")  # ReportRow's fields, the rows table's columns
+METRIC_FIELDS = ("participants", "products", "sales_wan")  # Decimal in memory, Float in the table
+PROBLEM_FIELDS = ("code", "message_zh", "detail", "file", "row")
+TEXT_COUNT = len(ROW_FIELDS) - len(METRIC_FIELDS)
+assert ReportRow._fields == ROW_FIELDS and ROW_FIELDS[TEXT_COUNT:] == METRIC_FIELDS  # the figures close a row
+DETAIL_CHARS = 4000  # a problem's detail as stored (an exception text, a raw value)
+
+
+def stored_row(row: ReportRow) -> tuple:
+    """A row in ROW_FIELDS order, its Decimal figures as the Float columns take them
+    (one slice and three conversions: 200,000 rows per backlog)."""
+    return (*row[:TEXT_COUNT], stored_figure(row.participants), stored_figure(row.products),
+            stored_figure(row.sales_wan))
+
+
+def report_row(r: Any) -> ReportRow:
+    """A rows record back, its figures as the parser's exact decimals (figures.exact_figure)."""
+    return ReportRow(r.filename, r.sheet, r.source_row, r.seq, r.county, r.organiser, r.name, r.content, r.effect,
+                     r.note, exact_figure(r.participants), exact_figure(r.products), exact_figure(r.sales_wan))
+
+
+def problem_values(p: Problem) -> tuple:
+    """A problem in PROBLEM_FIELDS order, its detail cut to what the table keeps."""
+    return (p.code, p.message_zh, p.detail[:DETAIL_CHARS], p.file, p.row)
+
+
+def result_values(message: int, result: MessageResult) -> dict:
+    """A results record; attachments and units as JSON text (the columns' format since the first schema)."""
+    return dict(
+        message=message, sender=result.sender, subject=result.subject, received_at=result.received_at,
+        city=result.city, deadline=result.deadline, is_report=result.is_report,
+        auto_generated=result.auto_generated, unregistered_sender=result.unregistered_sender,
+        city_source=result.city_source, deadline_source=result.deadline_source, tables=result.tables,
+        attachments=json.dumps([{"filename": a.filename, "kind": a.kind, "origin": a.origin}
+                                for a in result.attachments], ensure_ascii=False),
+        units=json.dumps([{"file": u.file, "sheet": u.sheet, "unit": u.unit, "contact": u.contact,
+                           "title": u.title, "phone": u.phone, "email": u.email} for u in result.units],
+                         ensure_ascii=False),
+    )
+
+
+def stored_result(r: Any) -> StoredResult:
+    """A results record joined with its message, back as the record derive made plus the store's ids."""
+    return StoredResult(
+        sender=r.sender, subject=r.subject, received_at=r.received_at, city=r.city, deadline=r.deadline,
+        is_report=r.is_report, auto_generated=r.auto_generated, unregistered_sender=r.unregistered_sender,
+        city_source=r.city_source, deadline_source=r.deadline_source, tables=r.tables,
+        attachments=tuple(AttachmentInfo(a.get("filename", ""), a.get("kind", ""), a.get("origin", ""))
+                          for a in json.loads(r.attachments or "[]")),
+        units=tuple(TableUnit(u.get("file", ""), u.get("sheet", ""), u.get("unit", ""), u.get("contact", ""),
+                              u.get("title", ""), u.get("phone", ""), u.get("email", ""))
+                    for u in json.loads(r.units or "[]")),
+        message=r.message, message_id=r.message_id, sha256=r.sha256, duplicate_of=r.duplicate_of)
+
+
+def sent_record(r: Any) -> SentRecord:
+    return SentRecord(r.key, r.kind, r.city, r.deadline, tuple(json.loads(r.recipients)), r.subject,
+                      r.status, r.attempts, r.error, r.created_at, r.updated_at)
+
+
+_RESULTS = (select(results, messages.c.message_id, messages.c.sha256, messages.c.duplicate_of)
+            .join(messages, messages.c.id == results.c.message).order_by(results.c.message))
+
+
+def read_results(conn: Connection) -> list[StoredResult]:
+    """Every message's result, joined with its message facts, oldest first."""
+    return [stored_result(r) for r in conn.execute(_RESULTS)]
+
+
+def read_problems(conn: Connection, message_ids: Iterable[int] | None = None) -> dict[int, tuple[Problem, ...]]:
+    """message -> its problems in the order found (messages in store order)."""
+    query = select(problems).order_by(problems.c.message, problems.c.id)
+    if message_ids is not None:
+        query = query.where(problems.c.message.in_(list(message_ids)))
+    found: dict[int, list[Problem]] = {}
+    for r in conn.execute(query):
+        found.setdefault(r.message, []).append(Problem(r.code, r.message_zh, r.detail, r.file, r.row, r.number))
+    return {m: tuple(p) for m, p in found.items()}
+
+
+def _grouped_rows(conn: Connection, query: Any) -> dict[int, tuple[ReportRow, ...]]:
+    found: dict[int, list[ReportRow]] = {}
+    for r in conn.execute(query.order_by(rows.c.message, rows.c.position)):
+        found.setdefault(r.message, []).append(report_row(r))
+    return {m: tuple(found_rows) for m, found_rows in found.items()}
+
+
+def read_rows(conn: Connection, message_ids: Iterable[int]) -> dict[int, tuple[ReportRow, ...]]:
+    """message -> its rows in position order, for the given messages."""
+    return _grouped_rows(conn, select(rows).where(rows.c.message.in_(list(message_ids))))
+
+
+def read_version_rows(conn: Connection) -> dict[int, tuple[ReportRow, ...]]:
+    """message -> rows, of every message that has any: the report versions, and the messages staff
+    may make one (`assign`), whose rows derive keeps too."""
+    return _grouped_rows(conn, select(rows))
+
+
+def read_row_counts(conn: Connection) -> dict[int, int]:
+    return {m: n for m, n in conn.execute(select(rows.c.message, func.count()).group_by(rows.c.message))}
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one state of the database.
+
+    pysqlite opens no transaction for SELECTs (each sees the latest commit): BEGIN makes them one read
+    transaction (WAL keeps its snapshot). PostgreSQL's READ COMMITTED sees a new state per statement:
+    REPEATABLE READ makes it one. Closing the connection rolls the (read-only) transaction back.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
+def read_snapshot(engine: Engine, with_rows: bool = False) -> Snapshot:
+    """Results, problems, row counts, the sent log, health (and with_rows, the report versions' rows)
+    in one read transaction."""
+    with read_transaction(engine) as conn:
+        return Snapshot(
+            results=tuple(read_results(conn)), problems=read_problems(conn), row_counts=read_row_counts(conn),
+            rows=read_version_rows(conn) if with_rows else None,
+            sent=tuple(sent_record(r) for r in conn.execute(select(sent).order_by(sent.c.created_at, sent.c.key))),
+            health={r.key: (r.value, r.at) for r in conn.execute(select(health))},
+            decisions=tuple(read_decisions(conn)))
+
+
+def numbered_problems(conn: Connection, found: list[tuple[int, list[tuple]]]) -> list[tuple]:
+    """(message, *PROBLEM_FIELDS, number) per problem: a problem keeps its number through reprocess."""
+    prints = {m: problem_fingerprints(values) for m, values in found if values}
+    numbers = number_problems(conn, prints)
+    return [(m, *v, numbers[m, f]) for m, values in found if values for v, f in zip(values, prints[m])]
+
+
+def insert_plain(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
+    """INSERT many rows (tuples in `columns` order) of a table without type decorators, straight
+    through the driver's executemany: SQLAlchemy's per-row parameter handling costs twice SQLite's
+    own insert (200,000 rows per backlog)."""
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+    if compiled.positional and tuple(compiled.positiontup or ()) == columns:  # SQLite's qmark
+        conn.exec_driver_sql(compiled.string, values)
+    else:  # psycopg's pyformat takes dicts
+        conn.exec_driver_sql(compiled.string, [dict(zip(columns, v)) for v in values])
+
+
+def write_derived(conn: Connection, derived: Iterable[tuple[int, MessageResult, Iterable[Problem],
+                                                            Iterable[ReportRow]]]) -> None:
+    """Insert a batch's results, problems and rows (their old ones already deleted)."""
+    derived = list(derived)
+    conn.execute(insert(results), [result_values(m, result) for m, result, _, _ in derived])
+    found = numbered_problems(conn, [(m, [problem_values(p) for p in listed]) for m, _, listed, _ in derived])
+    if found:
+        insert_plain(conn, problems, ("message", *PROBLEM_FIELDS, "number"), found)
+    row_values = [(m, i, *stored_row(r)) for m, _, _, listed in derived for i, r in enumerate(listed)]
+    if row_values:
+        insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
