@@ -60,12 +60,28 @@ def test_derived_rows_and_problems_are_replaced_not_added(database_url):
                     participants=None, products=Decimal("3000"), sales_wan=Decimal("12000"))
     problem = Problem(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
     store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    first = store.problems([pk])[pk]
     store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
     got = store.rows([pk])[pk]
     assert [(r.seq, r.source_row) for r in got] == [("1", 4), ("2", 5)]
     assert got[0] == row
-    assert store.problems([pk]) == {pk: (problem,)}
+    assert store.problems([pk]) == {pk: (replace(problem, number=first[0].number),)}
+    assert first[0].number is not None  # the number staff use (`resolve`) is kept through the replace
     assert store.results()[0].subject == "总结"
+
+
+def test_a_problem_keeps_its_number_and_a_new_one_gets_a_new_number(database_url):
+    store = open_store(database_url)
+    pk, _ = record_one(store, sha256="h" * 64, message_id="<h@x>", size=1, source_id="",
+                       source_received_at=NOW, now=NOW)
+    result = empty_result(NOW)
+    a, b = Problem("unknown_county", "甲", file="x.xlsx", row=3), Problem("unknown_county", "乙", file="x.xlsx", row=4)
+    store.replace_results([(pk, result, [a, a], [])])  # the same problem twice is two problems
+    before = [p.number for p in store.problems([pk])[pk]]
+    store.replace_results([(pk, result, [b, a, a], [])])
+    after = {(p.message_zh, p.number) for p in store.problems([pk])[pk]}
+    assert len(set(before)) == 2 and {("甲", n) for n in before} <= after
+    assert next(n for text, n in after if text == "乙") not in before
 
 
 def test_a_snapshot_reads_back_every_record_a_job_needs_as_written(database_url):
@@ -88,7 +104,9 @@ def test_a_snapshot_reads_back_every_record_a_job_needs_as_written(database_url)
     assert (first.message, first.message_id, first.duplicate_of) == (report, "<e@x>", None)
     assert first.attachments == result.attachments and first.units == units and first.received_at == NOW
     assert snapshot.results[2].duplicate_of == report and not snapshot.results[2].is_version
-    assert snapshot.problems == {report: (replace(problem, detail="x" * 4000),)}  # the detail as the table keeps it
+    number = snapshot.problems[report][0].number  # given by the store (stable through reprocess)
+    assert number is not None
+    assert snapshot.problems == {report: (replace(problem, detail="x" * 4000, number=number),)}  # as the table keeps it
     assert snapshot.rows == {report: (row,), later: (row, row)} and snapshot.row_counts == {report: 1, later: 2}
     assert [s.key for s in snapshot.sent] == ["k1"] and snapshot.sent_keys() == {"k1"}
     assert snapshot.health_of("poll_ok") == ("1 new", NOW)
