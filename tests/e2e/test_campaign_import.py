@@ -94,11 +94,12 @@ def campaign_mail() -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def season_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str = "") -> Path:
+    """tmp_path with the season's mail in mail/, the data folder in data/ and the database at
+    `database_url` (default a SQLite file in data/), set for the CLI through the environment."""
     data = tmp_path / "data"
     monkeypatch.setenv("SERVICE_DATA_DIR", str(data))
-    monkeypatch.setenv("SERVICE_DATABASE_URL", f"sqlite:///{data / 'service.db'}")
+    monkeypatch.setenv("SERVICE_DATABASE_URL", database_url or f"sqlite:///{data / 'service.db'}")
     monkeypatch.delenv("SERVICE_CONFIG", raising=False)
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     mail = tmp_path / "mail"
@@ -106,6 +107,11 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, raw in campaign_mail().items():
         (mail / name).write_bytes(raw)
     return tmp_path
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return season_folder(tmp_path, monkeypatch)
 
 
 def run(capsys, *argv: str) -> str:

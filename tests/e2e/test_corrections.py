@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from tests.e2e.test_campaign_import import campaign_mail
+from tests.e2e.test_campaign_import import season_folder
 from tests.integration.conftest import database_url, postgres_server  # noqa: F401 - fixtures
 
 T_PROGRESS = "2022-01-06T08:00"  # after the progress due day; the overdue reminders go at 09:00
@@ -23,15 +23,7 @@ T_END = "2022-02-10T12:00"
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:  # noqa: F811
-    monkeypatch.setenv("SERVICE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SERVICE_DATABASE_URL", database_url)
-    monkeypatch.delenv("SERVICE_CONFIG", raising=False)
-    monkeypatch.chdir(Path(__file__).resolve().parents[2])
-    mail = tmp_path / "mail"
-    mail.mkdir()
-    for name, raw in campaign_mail().items():
-        (mail / name).write_bytes(raw)
-    return tmp_path
+    return season_folder(tmp_path, monkeypatch, database_url)
 
 
 def run(capsys, *argv: str, code: int = 0) -> str:
