@@ -19,7 +19,8 @@ from .config import City, Config
 from .decide.decisions import corrected, describe, report_key
 from .decide.labels import state_label
 from .decide.status import states_at
-from .model import Decision, ReportState, Snapshot, StoredResult
+from .model import ReportState, Snapshot, StoredResult
+from .staff import Decision
 from .text import escaped, fold
 
 

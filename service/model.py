@@ -8,10 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 
-if TYPE_CHECKING:  # the decisions' fold lives in decide/; a snapshot only carries its result
-    from .decide.decisions import Corrections
+from .staff import Corrections, Decision
 
 
 @dataclass(frozen=True)
@@ -321,21 +320,3 @@ class Snapshot:
     def sent_keys(self) -> set[str]:
         """Keys that were sent or are being sent: never to be sent again."""
         return {s.key for s in self.sent if s.status not in RESENDABLE}
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A staff correction: a fact, applied over the derived records by every view (never derived)."""
-
-    id: int
-    kind: str  # assign, ignore, confirm-sender, exempt, unexempt, choose, resolve, reopen, undo
-    target: str  # message id, problem number, "city/deadline" or (undo) decision id, as text
-    arguments: dict  # e.g. {"city": "衡阳市", "deadline": "progress"}; {"register": true}
-    by: str  # who took it
-    note: str  # why
-    at: datetime
-    undone_by: int | None = None  # the undo decision that took this one back
-
-    @property
-    def active(self) -> bool:
-        return self.undone_by is None and self.kind != "undo"

@@ -10,8 +10,9 @@ from typing import Iterable, Sequence
 from ..clock import end_of_day
 from ..config import City, Config, Deadline
 from ..model import Attribution, Message, Problem, Table
+from ..staff import RegisteredSender
 from ..text import fold
-from .decisions import RegisteredSender, sender_registered_at
+from .decisions import sender_registered_at
 
 # Attachments that do not make a mail a report: signature logos, pasted screenshots.
 _NOT_A_REPORT_KINDS = {"image"}

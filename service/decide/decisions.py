@@ -8,12 +8,13 @@ problem no longer found) is kept in `stale` with the reason, shown by `decisions
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Collection, Iterable, Sequence
 
 from ..config import Config
-from ..model import Decision, Problem, Snapshot, StoredResult
+from ..model import Problem, Snapshot, StoredResult
+from ..staff import Assignment, Corrections, Decision, RegisteredSender
 
 # Kinds that name a message, a report (city/deadline) or a problem as their target.
 MESSAGE_KINDS = frozenset({"assign", "ignore", "confirm-sender", "choose"})
@@ -22,49 +23,6 @@ PROBLEM_KINDS = frozenset({"resolve", "reopen"})
 KIND_ZH = {"assign": "归属", "ignore": "忽略", "confirm-sender": "确认发件人", "exempt": "免报",
            "unexempt": "取消免报", "choose": "选定为有效版本", "resolve": "已处理", "reopen": "重新打开",
            "undo": "撤销"}
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """What staff said a message is: None keeps what the rules said."""
-
-    city: str | None = None
-    deadline: str | None = None
-    is_report: bool | None = None
-
-
-@dataclass(frozen=True)
-class RegisteredSender:
-    """An address staff added to a city's known senders: mail received from `since` on counts as the city's."""
-
-    address: str
-    city: str
-    since: datetime
-    decision: int
-
-
-@dataclass
-class Corrections:
-    """The active decisions, indexed for the views."""
-
-    assigned: dict[int, Assignment] = field(default_factory=dict)  # message -> assignment
-    ignored: set[int] = field(default_factory=set)  # messages staff set aside (spam, other business)
-    confirmed: set[int] = field(default_factory=set)  # messages whose unregistered sender staff vouched for
-    registered: list[RegisteredSender] = field(default_factory=list)
-    exempt: dict[tuple[str, str], Decision] = field(default_factory=dict)  # (city, deadline) -> the exemption
-    chosen: dict[int, Decision] = field(default_factory=dict)  # message -> the choose decision
-    resolved: dict[int, Decision] = field(default_factory=dict)  # problem number -> the resolve decision
-    by_message: dict[int, list[int]] = field(default_factory=dict)  # message -> decision ids applied to it
-    by_report: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # exemptions by report
-    by_problem: dict[int, list[int]] = field(default_factory=dict)  # problem number -> decision ids
-    stale: list[tuple[Decision, str]] = field(default_factory=list)  # (decision, why it no longer applies)
-
-    def assignment(self, message: int) -> Assignment | None:
-        return self.assigned.get(message)
-
-    def decided(self, message: int) -> bool:
-        """Staff have said what this message is (it leaves the lists asking them to)."""
-        return message in self.assigned or message in self.ignored or message in self.confirmed
 
 
 NO_CORRECTIONS = Corrections()

@@ -8,8 +8,9 @@ from typing import Sequence
 
 from ..config import Config
 from ..model import ReportState, Snapshot
+from ..staff import RegisteredSender
 from ..text import escaped
-from .decisions import RegisteredSender, corrected, registered_senders
+from .decisions import corrected, registered_senders
 from .labels import STATE_ZH, state_label
 from .track import report_states, versions_from_results
 

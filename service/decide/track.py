@@ -14,7 +14,8 @@ from typing import Iterable, Mapping, Sequence
 from ..clock import end_of_day
 from ..config import Config
 from ..model import Problem, ReportState, StoredResult
-from .decisions import NO_CORRECTIONS, Corrections
+from ..staff import Corrections
+from .decisions import NO_CORRECTIONS
 
 
 @dataclass(frozen=True)

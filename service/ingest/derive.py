@@ -12,7 +12,6 @@ from datetime import datetime
 
 from ..config import Config
 from ..decide.attribute import attribute_message, received_time
-from ..decide.decisions import RegisteredSender
 from ..decide.plausibility import version_doubts
 from ..decide.validate import validate_rows
 from ..extract import extract_attachments
@@ -29,6 +28,7 @@ from ..model import (
     TableUnit,
 )
 from ..parse import parse_message
+from ..staff import RegisteredSender
 
 INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理"
 QUARANTINED_ZH = "附件导致解析异常，已隔离，请人工查看"

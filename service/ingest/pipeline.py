@@ -13,8 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from ..decide.decisions import RegisteredSender, registered_senders
+from ..decide.decisions import registered_senders
 from ..model import Attribution, Fetched, Message, Problem, StoredMessage
+from ..staff import RegisteredSender
 from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, quarantined
 from .pool import Deriver
 

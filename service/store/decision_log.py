@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from ..model import Decision
+from ..staff import Decision
 from .schema import decisions, problem_numbers
 
 

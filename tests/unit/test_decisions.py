@@ -12,7 +12,8 @@ from service.decide.decisions import (
     sender_registered_at,
 )
 from service.decide.track import ReportVersion, report_states, state_of
-from service.model import Decision, Problem, StoredResult
+from service.model import Problem, StoredResult
+from service.staff import Decision
 
 TZ = ZoneInfo("Asia/Shanghai")
 
