@@ -40,7 +40,7 @@ NATIVE_FAILURES = (ReadProblem, ValueError, TypeError, IndexError, KeyError, Ass
                    *CONVERSION_FAILURES, xlrd.XLRDError, xlrd.compdoc.CompDocError)
 FORMAT_PHRASES = {"pdf": " .pdf 格式", "image": "图片", "rtf": " .rtf 格式", "html": "网页（.html）格式",
                   "et": " WPS .et 格式", "wps": " WPS .wps 格式", "unknown": "无法识别的格式"}
-SILENT_KINDS = {"text", "eml", "zip"}  # bodies and containers: unpacked or read elsewhere
+SILENT_KINDS = {"text", "eml", "zip", "7z", "rar", "tnef"}  # bodies and containers: unpacked in parse
 OFFICE_ZIPS = {"xlsx", "xlsm", "ods", "docx"}
 
 

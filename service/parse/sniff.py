@@ -23,6 +23,8 @@ CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # What olefile can raise on a hostile compound file (it checks sector indexes and chains itself).
 OLE_ERRORS = (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError, struct.error,
               RecursionError, UnicodeDecodeError)
+TNEF_MAGIC = b"\x78\x9f\x3e\x22"
+_ARCHIVE_MAGIC = {b"7z\xbc\xaf\x27\x1c": "7z", b"Rar!\x1a\x07\x00": "rar", b"Rar!\x1a\x07\x01\x00": "rar"}
 _IMAGES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 _MAIL_HEADERS = re.compile(
     rb"^(received|from|to|subject|date|message-id|return-path|mime-version):", re.I | re.M)
@@ -31,7 +33,7 @@ _HTML = re.compile(rb"^\s*(<!doctype\s+html|<html|<\?xml[^>]*>\s*<html|<table|<h
 
 
 def sniff_kind(content: bytes, filename: str) -> str:
-    """One of: xlsx xlsm ods xls docx doc csv zip pdf image et wps rtf html text eml encrypted unknown."""
+    """One of: xlsx xlsm ods xls docx doc csv zip 7z rar tnef pdf image et wps rtf html text eml encrypted unknown."""
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if not content:
         return "unknown"
@@ -39,6 +41,11 @@ def sniff_kind(content: bytes, filename: str) -> str:
         return _zip_kind(content)
     if content.startswith(CFB_MAGIC):
         return _cfb_kind(content, ext)
+    for magic, kind in _ARCHIVE_MAGIC.items():
+        if content.startswith(magic):
+            return kind
+    if content.startswith(TNEF_MAGIC):
+        return "tnef"  # Outlook's winmail.dat: its attachments are unpacked like a zip's
     if b"%PDF-" in content[:1024]:  # some generators put junk before the header
         return "pdf"
     if content.startswith(_IMAGES) or (content[:4] == b"RIFF" and content[8:12] == b"WEBP"):

@@ -68,7 +68,10 @@ WORD_FIB_ENCRYPTED = struct.pack("<HHHHHH", 0xA5EC, 0xC1, 0, 0, 0, 0x0100)
     ("请查收".encode("gbk"), "说明.txt", "text"),
     (b"Received: from x\r\nFrom: a@b.cn\r\nSubject: hi\r\n\r\nbody", "fwd.dat", "eml"),
     (b"Subject: hi\r\n\r\nbody", "原始邮件.eml", "eml"),
-    (b"Rar!\x1a\x07\x00" + bytes(range(256)), "附件.rar", "unknown"),
+    (b"Rar!\x1a\x07\x00" + bytes(range(256)), "附件.xlsx", "rar"),
+    (b"Rar!\x1a\x07\x01\x00" + bytes(range(256)), "附件", "rar"),
+    (b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(32), "附件.zip", "7z"),
+    (b"\x78\x9f\x3e\x22\x01\x00" + bytes(32), "winmail.dat", "tnef"),
     (b"", "empty.xlsx", "unknown"),
 ])
 def test_kind_is_judged_from_content_not_the_name(content, filename, kind):
