@@ -263,7 +263,9 @@ def _add_file(found: _Found, name: str, data: bytes, declared: str, origin: str,
     elif kind in CONTAINERS:
         members, problems = read_container(kind, data, name, limits, found.budget)
         found.problems.extend(problems)
-        if members or not any(p.code == f"{kind}_unreadable" for p in problems):
+        # an unreadable or encrypted container giving nothing stays an attachment, as an encrypted
+        # xlsx does: the mail is still the city's report, with the problem to fix
+        if members or not any(p.code in (f"{kind}_unreadable", f"{kind}_encrypted") for p in problems):
             for member_name, member_data in members:
                 _add_file(found, member_name, member_data, "", _join(origin, name), depth + 1)
             return

@@ -65,10 +65,12 @@ def test_compressed_and_solid_rar_members_are_read_through_the_extraction_tool()
     ("rar", _sample("rar5-psw.rar")),
     ("rar", _sample("rar5-hpsw.rar")),  # even the names are encrypted
 ])
-def test_an_encrypted_archive_is_one_precise_problem(kind, data):
+def test_an_encrypted_archive_is_one_precise_problem_and_stays_the_mail_s_attachment(kind, data):
     members, problems = _read(kind, data, name="附件.x")
     assert members == {} and _codes(problems) == [f"{kind}_encrypted"]
     assert "设有密码" in problems[0].message_zh
+    message = parse_message(make_email(attachments=[(f"材料.{kind}", data)]), LIMITS, SHANGHAI)
+    assert [a.kind for a in message.attachments] == [kind]  # so the mail still counts as a report
 
 
 def test_a_7z_bomb_is_refused_on_its_declared_size_before_inflating():
