@@ -33,6 +33,8 @@ from .unpack import (
 )
 
 # What py7zr and rarfile raise on a hostile or truncated archive (besides their own Error trees).
+# MemoryError: a 7z coder declaring a dictionary of gigabytes fails to allocate under the worker's
+# address-space limit, before any member is written; that archive alone is refused.
 ARCHIVE_ERRORS = (py7zr.exceptions.ArchiveError, rarfile.Error, lzma.LZMAError, zlib.error, EOFError,
                   OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error,
                   NotImplementedError, RuntimeError, MemoryError)
