@@ -5,7 +5,8 @@
 Mutations of valid city reports: truncated MIME, broken base64, wrong and unknown charsets, huge
 headers, zip bombs (ratio, nested, many members), xlsx bombs, deeply nested forwards and multiparts,
 50 MB attachments, filenames with ../, NUL, control characters and very long names, zip members
-named ../../.., raw garbage; and the poison that once stopped collection: a few KB of xlsx with a cell at
+named ../../.., raw garbage; 7z bombs and encrypted 7z, rar members lying about their size or named
+../../, winmail.dat floods, PDF bombs, 1,000-page and truncated PDFs; and the poison that once stopped collection: a few KB of xlsx with a cell at
 XFD1048576 or XFD10000, a zip of 500 .xls with a cell at IV65536 (CPU), Word grid spans of 200,000,000, a .docx
 whose document.xml inflates to 1 GB, zip central-directory entries sharing one member, a table attached
 twice. Checked: `import` exits 0; every message is recorded and processed; which
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -36,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import RESULTS, cli_env, print_table, run_cli, write_config, write_json  # noqa: E402
 from bench.corpus import activity_rows, cities, reproducible_zip, title_rows  # noqa: E402
 from tests import attack_builders as attacks  # noqa: E402
-from tests.builders import make_email  # noqa: E402
-from tests.table_builders import HEADER, make_xlsx  # noqa: E402
+from tests.builders import make_7z, make_email, make_rar, make_tnef  # noqa: E402
+from tests.table_builders import HEADER, make_pdf, make_xlsx  # noqa: E402
 
 MARKER = "PWNED-bench"
 SEARCH_ROOTS = ["/tmp", "/var/tmp", "/dev/shm", "/work", str(Path.home()), "/etc"]
@@ -290,6 +292,66 @@ def attached_twice(rng: random.Random, i: int) -> bytes:
     return report(rng, i, attachments=[("附件1.xlsx", small_table(i)), ("附件1(1).xlsx", small_table(i))])
 
 
+@lru_cache(maxsize=None)
+def seven_zip_bomb() -> bytes:
+    """A .7z of 64 MB of zeros (about 10 KB), beside a traversal name it must refuse."""
+    return make_7z({"附件1.xlsx": bytes(64 * 1024 * 1024), f"aa/aa/{MARKER}.xlsx": small_table()},
+                   renames={f"aa/aa/{MARKER}.xlsx": f"../../{MARKER}.xlsx"})
+
+
+def archive_7z(rng: random.Random, i: int) -> bytes:
+    if rng.random() < 0.5:
+        return report(rng, i, attachments=[("材料.7z", seven_zip_bomb())])
+    return report(rng, i, attachments=[("材料.7z", make_7z({"附件1.xlsx": small_table(i)}, password="1234"))])
+
+
+def archive_rar(rng: random.Random, i: int) -> bytes:
+    """A stored rar whose member lies about its size (3 GB), or is named ../../, or is cut short."""
+    data = bytearray(make_rar({f"../../{MARKER}.xlsx": small_table(i), "附件1.xlsx": small_table(i)}))
+    choice = rng.randrange(3)
+    if choice == 0:
+        at = data.index(b"\x74\x00\x82") - 2
+        data[at + 11:at + 15] = (3 * 1024 ** 3).to_bytes(4, "little")
+    elif choice == 1:
+        data = data[:rng.randrange(20, len(data))]
+    return report(rng, i, attachments=[("材料.rar", bytes(data))])
+
+
+def winmail_flood(rng: random.Random, i: int) -> bytes:
+    """A winmail.dat of 300,000 empty attributes (tnefparse copies the rest of the file for each)."""
+    flood = b"\x78\x9f\x3e\x22\x01\x00" + b"\x02\x0f\x80\x06\x00\x00\x00\x00\x00\x00\x00" * 300_000
+    if rng.random() < 0.5:
+        flood = make_tnef({f"../{MARKER}.xlsx": small_table(i), "附件1.xlsx": small_table(i)}, bad_checksum=["附件1.xlsx"])
+    return report(rng, i, attachments=[("winmail.dat", flood, "application/ms-tnef")])
+
+
+@lru_cache(maxsize=None)
+def pdf_bomb() -> bytes:
+    """A PDF whose page content inflates to 1 GB (about 1 MB deflated)."""
+    body = zlib.compress(bytes(1024 ** 3), 9)
+    head = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    page = b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 600 800]/Contents 4 0 R>>endobj\n"
+    stream = b"4 0 obj<</Length " + str(len(body)).encode() + b"/Filter/FlateDecode>>stream\n" + body
+    return head + page + stream + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+@lru_cache(maxsize=None)
+def long_pdf(pages: int) -> bytes:
+    return make_pdf([HEADER, *[[n, "芙蓉区", "x", "y", "z", "销售额1万元", ""] for n in range(1, pages + 1)]],
+                    rows_per_page=1)
+
+
+def pdf_hostile(rng: random.Random, i: int) -> bytes:
+    """A PDF bomb, or a 1,000-page PDF, or a truncated PDF export of the table."""
+    choice = rng.randrange(3)
+    if choice == 0:
+        return report(rng, i, attachments=[("附件1.pdf", pdf_bomb())])
+    if choice == 1:
+        return report(rng, i, attachments=[("附件1.pdf", long_pdf(1000))])
+    whole = make_pdf([HEADER, [1, "芙蓉区", "x", "y", "z", "", ""]])
+    return report(rng, i, attachments=[("附件1.pdf", whole[:rng.randrange(50, len(whole))])])
+
+
 # Mutations that are not hostile at all: a control group that must read cleanly.
 BENIGN = frozenset({"lf_only"})
 
@@ -302,11 +364,13 @@ MUTATIONS: dict[str, tuple[Callable[[random.Random, int], bytes], float]] = {
     "zip_bomb": (zip_bomb, 0.01), "zip_nested": (zip_nested, 0.03), "zip_many_members": (zip_many_members, 0.01),
     "zip_traversal": (zip_traversal, 0.05), "xlsx_bomb": (xlsx_bomb_mail, 0.003), "deep_forward": (deep_forward, 0.05),
     "deep_multipart": (deep_multipart, 0.03), "big_attachment": (big_attachment, 0.002),
-    "evil_filenames": (evil_filenames, 0.12), "corrupted_xlsx": (corrupted_xlsx, 0.07), "garbage": (garbage, 0.05),
+    "evil_filenames": (evil_filenames, 0.09), "corrupted_xlsx": (corrupted_xlsx, 0.07), "garbage": (garbage, 0.05),
     "header_only": (header_only, 0.02), "lf_only": (lf_only, 0.045),
     "xlsx_far_cell": (xlsx_far_cell, 0.004), "xls_cpu_bomb": (xls_cpu_bomb, 0.001), "docx_span": (docx_span, 0.004),
     "docx_inflated": (docx_inflated_mail, 0.002), "zip_shared_entries": (zip_shared_entries, 0.004),
     "attached_twice": (attached_twice, 0.004),
+    "archive_7z": (archive_7z, 0.008), "archive_rar": (archive_rar, 0.008), "winmail_flood": (winmail_flood, 0.006),
+    "pdf_hostile": (pdf_hostile, 0.006),
 }
 
 

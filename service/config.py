@@ -157,6 +157,9 @@ class LimitsSection(_Frozen):
     max_columns: int = Field(default=200, gt=0)  # used range of one sheet or Word table (gridSpan, gridBefore included)
     max_rows_per_message: int = Field(default=100_000, gt=0)  # sheet rows read from all attachments of one message
     max_part_bytes: int = Field(default=32 * 1024 * 1024, gt=0)  # any one part of an xlsx/docx/ods once inflated
+    # A statistics table exported to PDF is a page or two; a long PDF is a report, not a table.
+    max_pdf_pages: int = Field(default=50, gt=0)  # pages of one PDF read for tables; a longer one is not read
+    max_pdf_seconds: float = Field(default=30.0, gt=0)  # reading one PDF's tables stops after this long
     # Each message is parsed in a worker process under these two bounds; one that breaks either is
     # quarantined (never retried automatically; `reprocess --include-quarantined` tries it again).
     max_worker_memory_mb: int = Field(default=2048, ge=256)  # address space a worker may add to its start

@@ -15,6 +15,7 @@ import mimetypes
 import re
 import struct
 import zipfile
+import zlib
 from datetime import datetime
 from email.utils import format_datetime, parseaddr
 from typing import Mapping, Sequence
@@ -265,3 +266,68 @@ def _dir_entry(name: str, kind: int, child: int, right: int, start: int, size: i
     encoded = name.encode("utf-16-le")
     return struct.pack("<64sHBBIII16sIQQIQ", encoded, len(encoded) + 2, kind, 1, 0xFFFFFFFF, right, child,
                        b"\0" * 16, 0, 0, 0, start, size)
+
+
+def make_7z(members: Mapping[str, bytes], password: str | None = None, header_encryption: bool = False,
+            renames: Mapping[str, str] | None = None) -> bytes:
+    """A .7z made by py7zr (LZMA2, solid), optionally with AES-encrypted contents or headers.
+
+    renames: names to rewrite in the (then uncompressed) header afterwards, same length each: py7zr
+    refuses to write a name such as ../../x.xlsx, which a hostile tool writes.
+    """
+    import py7zr  # only the archive tests need it
+
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w", password=password, header_encryption=header_encryption) as archive:
+        archive.set_encoded_header_mode(not renames)
+        for name, content in members.items():
+            archive.writestr(content, name)
+    data = bytearray(buffer.getvalue())
+    for old, new in (renames or {}).items():
+        assert len(old) == len(new)
+        at = data.index(old.encode("utf-16-le"), 32)
+        data[at:at + len(old) * 2] = new.encode("utf-16-le")
+    if renames:  # the start header's CRCs: of the next header, then of the start header itself
+        offset, size = struct.unpack_from("<QQ", data, 12)
+        struct.pack_into("<I", data, 28, zlib.crc32(data[32 + offset:32 + offset + size]))
+        struct.pack_into("<I", data, 8, zlib.crc32(data[12:32]))
+    return bytes(data)
+
+
+def make_rar(members: Mapping[str, bytes], gbk_names: bool = False) -> bytes:
+    """A RAR 4.x archive holding the members stored (method 0x30, no compression), written from the
+    format's technical note: no free tool makes .rar, and stored members need none to be read back.
+
+    gbk_names: names in GBK without the Unicode flag, as WinRAR on Chinese Windows writes them.
+    """
+    def block(kind: int, flags: int, body: bytes) -> bytes:
+        head = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
+        return struct.pack("<H", zlib.crc32(head) & 0xFFFF) + head
+
+    out = [b"Rar!\x1a\x07\x00", block(0x73, 0, b"\0" * 6)]
+    for name, content in members.items():
+        raw = name.replace("/", "\\").encode("gbk" if gbk_names else "utf-8")
+        flags = 0x8000 | (0 if gbk_names else 0x0200)  # LONG_BLOCK; 0x0200: the name is UTF-8
+        body = struct.pack("<IIBIIBBHI", len(content), len(content), 2, zlib.crc32(content),
+                           0x54210000, 20, 0x30, len(raw), 0x20) + raw
+        out += [block(0x74, flags, body), content]
+    out.append(block(0x7B, 0x4000, b""))
+    return b"".join(out)
+
+
+def make_tnef(files: Mapping[str, bytes], codepage: int = 936, bad_checksum: Sequence[str] = ()) -> bytes:
+    """An Outlook winmail.dat (TNEF) with the files attached under their titles in `codepage` (936: GBK,
+    as Outlook on Chinese Windows writes them), following [MS-OXTNEF]; bad_checksum: files whose
+    attAttachData checksum is wrong."""
+    def attribute(level: int, name: int, kind: int, data: bytes, bad: bool = False) -> bytes:
+        checksum = (sum(data) + (1 if bad else 0)) & 0xFFFF
+        return struct.pack("<BHHI", level, name, kind, len(data)) + data + struct.pack("<H", checksum)
+
+    out = [struct.pack("<IH", 0x223E9F78, 0x0001),
+           attribute(1, 0x9006, 0x0008, struct.pack("<I", 0x00010000)),  # attTnefVersion
+           attribute(1, 0x9007, 0x0006, struct.pack("<II", codepage, 0))]  # attOemCodepage
+    for name, content in files.items():
+        out += [attribute(2, 0x9002, 0x0006, struct.pack("<HIIIH", 1, 0xFFFFFFFF, 0, 0, 0)),  # attAttachRendData
+                attribute(2, 0x8010, 0x0001, name.encode(f"cp{codepage}") + b"\0"),  # attAttachTitle
+                attribute(2, 0x800F, 0x0006, content, bad=name in bad_checksum)]  # attAttachData
+    return b"".join(out)

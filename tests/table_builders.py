@@ -144,3 +144,64 @@ def make_csv(rows: Cells, encoding: str = "gbk", delimiter: str = ",") -> bytes:
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])
     return out.getvalue().encode(encoding)
+
+
+def make_pdf(rows: Cells, title_rows: Cells = (), merges: Sequence[Merge] = (), rows_per_page: int = 0,
+             footer_lines: Sequence[str] = ()) -> bytes:
+    """A text PDF of the table as Excel/WPS "export to PDF" lays it out, written by reportlab: title and
+    meta lines above, a ruled table (merges are spans in table coordinates), the header repeated on
+    every page (rows_per_page: break after that many data rows), footer lines below."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    style = ParagraphStyle("cell", fontName="STSong-Light", fontSize=8, leading=10)
+    text = [[Paragraph(str(v).replace("\n", "<br/>"), style) if v not in (None, "") else "" for v in row]
+            for row in rows]
+    chunks = [text[1:]] if not rows_per_page else [text[1 + i:1 + i + rows_per_page]
+                                                   for i in range(0, len(text) - 1, rows_per_page)]
+    story: list = [Paragraph(" ".join(str(v) for v in row if v), style) for row in title_rows]
+    for i, chunk in enumerate(chunks):
+        table = Table([text[0], *chunk], repeatRows=1)
+        shift = i * rows_per_page  # a span must lie within one page's rows
+        spans = [("SPAN", (c0, r0 - shift), (c1, r1 - shift)) for r0, c0, r1, c1 in merges
+                 if 1 <= r0 - shift and r1 - shift <= len(chunk)]
+        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), *spans]))
+        story += [PageBreak()] if i else []
+        story.append(table)
+    story += [Paragraph(line, style) for line in footer_lines]
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=landscape(A4), invariant=True).build(story)
+    return out.getvalue()
+
+
+def make_scanned_pdf() -> bytes:
+    """A PDF whose page is only a picture (a scan of the stamped paper): no text layer at all."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    png = _grey_png(64, 48)
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4, invariant=True)
+    page.drawImage(ImageReader(io.BytesIO(png)), 50, 300, width=500, height=375)
+    page.showPage()
+    page.save()
+    return out.getvalue()
+
+
+def _grey_png(width: int, height: int) -> bytes:
+    """A small grey PNG made with the stdlib (zlib + the PNG chunk layout)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\0" + bytes([(x * 4 + y) % 256 for x in range(width)]) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

@@ -1,6 +1,6 @@
 """Extract stage: Attachment (+ the document Converter app.py chose) -> Extraction(tables, problems).
 
-Dispatches on the sniffed kind to one reader per format (xlsx, xls, docx, doc, csv), each bounded
+Dispatches on the sniffed kind to one reader per format (xlsx, xls, docx, doc, csv, pdf), each bounded
 (bounds) and returning Grids; normalise turns each Grid into a Table: header finds the header row,
 rows turns the grid under it into Rows (each row's 活动成效 figures by metrics: effect_figures reads,
 effect_shapes caches), meta_lines reads 填报单位/联系人. Never raises: a bad file is a Problem.
@@ -23,6 +23,7 @@ from .doc import read_doc
 from .docx import read_docx
 from .grid import Grid, ReadProblem
 from .normalise import normalise_grid
+from .pdf import read_pdf
 from .xls import read_xls
 from .xlsx import read_xlsx
 
@@ -33,14 +34,14 @@ READERS: dict[str, Reader] = {
     "xlsx": read_xlsx, "xlsm": read_xlsx, "ods": read_xlsx, "xls": read_xls, "docx": read_docx,
 }
 CONVERTED_KINDS = {"doc"}  # read through the converter (service/extract/doc.py)
-WORD_KINDS = {"docx", "doc", "wps"}  # prose reports are legitimate: no table is no problem
+WORD_KINDS = {"docx", "doc", "wps", "pdf"}  # prose reports are legitimate: no table is no problem
 # WPS formats: the kind whose reader tries the usual BIFF8/Word 97 content before a converter does
 WPS_FORMATS: dict[str, str] = {"et": "xls", "wps": "doc"}
 NATIVE_FAILURES = (ReadProblem, ValueError, TypeError, IndexError, KeyError, AssertionError, struct.error,
                    *CONVERSION_FAILURES, xlrd.XLRDError, xlrd.compdoc.CompDocError)
 FORMAT_PHRASES = {"pdf": " .pdf 格式", "image": "图片", "rtf": " .rtf 格式", "html": "网页（.html）格式",
                   "et": " WPS .et 格式", "wps": " WPS .wps 格式", "unknown": "无法识别的格式"}
-SILENT_KINDS = {"text", "eml", "zip"}  # bodies and containers: unpacked or read elsewhere
+SILENT_KINDS = {"text", "eml", "zip", "7z", "rar", "tnef"}  # bodies and containers: unpacked in parse
 OFFICE_ZIPS = {"xlsx", "xlsm", "ods", "docx"}
 
 
@@ -93,6 +94,8 @@ def _read_grids(kind: str, att: Attachment, bounds: ReadBounds, converter: Conve
     """Grids from the reader for kind; WPS files are tried as xls/doc, then converted."""
     if kind == "csv":
         return read_csv(att.content, name=att.filename, bounds=bounds)
+    if kind == "pdf":
+        return read_pdf(att.content, bounds, name=att.filename)
     if kind in OFFICE_ZIPS:
         check_office_parts(att.content, att.filename, bounds.limits)
     if kind in READERS:

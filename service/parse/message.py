@@ -39,11 +39,11 @@ from .headers import (
 from .lift import LIFT_ABOVE_BYTES, NOTHING_LIFTED, Lifted, lift
 from .sniff import sniff_kind
 from .transfer import recognised_reading, transfer_encoding
+from .containers import CONTAINERS, read_container
 from .unpack import (
     Budget,
     encoded_rfc822,
     is_unsafe_name,
-    read_zip,
     safe_filename,
     unsafe_name_detail,
 )
@@ -245,7 +245,7 @@ def _forwarded(part: email.message.Message, inner: email.message.Message,
 
 
 def _add_file(found: _Found, name: str, data: bytes, declared: str, origin: str, depth: int) -> None:
-    """Add one file, or what it contains when it is a zip or a forwarded .eml."""
+    """Add one file, or what it contains when it is a container (zip, 7z, rar, winmail.dat) or a forwarded .eml."""
     name = safe_filename(name)
     limits = found.limits
     if _too_large(found, name, len(data)):
@@ -253,17 +253,19 @@ def _add_file(found: _Found, name: str, data: bytes, declared: str, origin: str,
     kind = sniff_kind(data, name)
     if _is_duplicate(found, name, data, kind):
         return
-    if kind in ("zip", "eml") and depth + 1 > limits.max_depth:
+    if kind in CONTAINERS and depth + 1 > limits.max_depth:
         found.problem("too_deep", f"附件“{name}”嵌套层数过多，未展开", detail=f"max_depth={limits.max_depth}", file=name)
     elif kind == "eml":
         inner = _message_from_bytes(data, found)
         if inner is not None:
             _forward(*inner, found, origin, depth)
         return
-    elif kind == "zip":
-        members, problems = read_zip(data, name, limits, found.budget)
+    elif kind in CONTAINERS:
+        members, problems = read_container(kind, data, name, limits, found.budget)
         found.problems.extend(problems)
-        if members or not any(p.code == "zip_unreadable" for p in problems):
+        # an unreadable or encrypted container giving nothing stays an attachment, as an encrypted
+        # xlsx does: the mail is still the city's report, with the problem to fix
+        if members or not any(p.code in (f"{kind}_unreadable", f"{kind}_encrypted") for p in problems):
             for member_name, member_data in members:
                 _add_file(found, member_name, member_data, "", _join(origin, name), depth + 1)
             return

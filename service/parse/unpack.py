@@ -18,6 +18,7 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from ..config import LimitsSection
 from ..model import Problem
@@ -67,7 +68,7 @@ def read_zip(content: bytes, zip_name: str, limits: LimitsSection,
     with archive:
         for info in infos:
             name = member_name(info)
-            if _is_junk(name):
+            if is_junk(name):
                 continue
             if info.header_offset in offsets:
                 shared.append(name)
@@ -88,7 +89,7 @@ def read_zip(content: bytes, zip_name: str, limits: LimitsSection,
         problems.append(_shared_entries_problem(zip_name, shared))
     unsafe = [name for name, _ in members if is_unsafe_name(name, folders_ok=True)]
     if unsafe:
-        problems.append(_unsafe_members_problem(zip_name, unsafe))
+        problems.append(unsafe_members_problem(zip_name, unsafe))
     return members, problems
 
 
@@ -100,7 +101,7 @@ def _shared_entries_problem(zip_name: str, names: list[str]) -> Problem:
                    "（内容相同），已忽略重复的条目", detail=shown + more, file=zip_name)
 
 
-def _unsafe_members_problem(zip_name: str, names: list[str]) -> Problem:
+def unsafe_members_problem(zip_name: str, names: list[str]) -> Problem:
     """One Problem per zip for members whose names had to be changed (../../tmp/x, control characters)."""
     shown = "; ".join(unsafe_name_detail(name) for name in names[:NAMES_SHOWN])
     more = f" (+{len(names) - NAMES_SHOWN} more)" if len(names) > NAMES_SHOWN else ""
@@ -146,7 +147,7 @@ def _unicode_path(extra: bytes, raw_name: bytes) -> str | None:
     return None
 
 
-def _is_junk(name: str) -> bool:
+def is_junk(name: str) -> bool:
     """Directories and the litter of zipping tools and Office (lock files ~$x.xlsx)."""
     parts = name.replace("\\", "/").split("/")
     base = parts[-1]
@@ -161,29 +162,75 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, zip
     if info.flag_bits & _ENCRYPTED_FLAG:
         return None, _problem("zip_encrypted", f"附件“{zip_name}”中的“{shown}”设有密码，无法读取，请发送未加密的文件",
                               zip_name, name)
-    # The compressed size cannot exceed the zip itself, whatever the header claims.
-    ratio_cap = max(min(info.compress_size, zip_size) * limits.max_compression_ratio, RATIO_FLOOR)
-    bounds = [(limits.max_attachment_bytes, "zip_member_too_large",
-               f"附件“{zip_name}”中的“{shown}”解压后超过大小限制，未读取"),
-              (ratio_cap, "zip_bomb", f"附件“{zip_name}”中的“{shown}”压缩比异常（疑似压缩炸弹），未读取"),
-              (budget.bytes_left, "zip_total_too_large", f"附件“{zip_name}”解压后总大小超过限制，“{shown}”未读取")]
-    for bound, code, message in bounds:
-        if info.file_size > bound:
-            return None, _problem(code, message, zip_name, f"{name}: declared {info.file_size} > {bound}")
-    limit, code, message = min(bounds, key=lambda b: b[0])
-    chunks, total = [], 0
+    bound = member_bound(Declared(name, info.file_size, info.compress_size), zip_name, zip_size,
+                         limits, budget, "zip")
+    if isinstance(bound, Problem):
+        return None, bound
     try:
-        with archive.open(info) as member:
-            while chunk := member.read(CHUNK):
-                total += len(chunk)
-                if total > limit:
-                    return None, _problem(code, message, zip_name, f"{name}: inflates past {limit}")
-                chunks.append(chunk)
+        with archive.open(info) as member:  # zipfile checks the CRC when the member's end is read
+            return read_within(member, bound, budget), None
+    except BoundPassed as passed:
+        return None, passed.problem
     except ZIP_ERRORS as err:
         return None, _problem("zip_member_unreadable", f"附件“{zip_name}”中的“{shown}”已损坏，未读取",
                               zip_name, f"{name}: {err!r}")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What an archive's directory says of one member: its name, unpacked and packed size."""
+
+    name: str
+    size: int
+    packed: int
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The tightest bound a member may inflate to, and the Problem passing it becomes."""
+
+    limit: int
+    problem: Problem
+
+
+class BoundPassed(Exception):
+    """A member inflated past its bound while being read (its declared size lied)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+
+
+def member_bound(member: Declared, archive_name: str, archive_size: int, limits: LimitsSection,
+                 budget: Budget, prefix: str) -> Bound | Problem:
+    """The bound one member of a zip, 7z or rar is read under, or the Problem refusing it on its declared size.
+
+    prefix: the archive's kind, which starts each problem code (zip_bomb, 7z_bomb, rar_bomb).
+    """
+    shown = member.name.replace("\\", "/").rsplit("/", 1)[-1]
+    # The packed size cannot exceed the archive itself, whatever the header claims.
+    ratio_cap = max(min(member.packed, archive_size) * limits.max_compression_ratio, RATIO_FLOOR)
+    bounds = [(limits.max_attachment_bytes, f"{prefix}_member_too_large",
+               f"附件“{archive_name}”中的“{shown}”解压后超过大小限制，未读取"),
+              (ratio_cap, f"{prefix}_bomb", f"附件“{archive_name}”中的“{shown}”压缩比异常（疑似压缩炸弹），未读取"),
+              (budget.bytes_left, f"{prefix}_total_too_large", f"附件“{archive_name}”解压后总大小超过限制，“{shown}”未读取")]
+    for bound, code, message in bounds:
+        if member.size > bound:
+            return _problem(code, message, archive_name, f"{member.name}: declared {member.size} > {bound}")
+    limit, code, message = min(bounds, key=lambda b: b[0])
+    return Bound(limit, _problem(code, message, archive_name, f"{member.name}: inflates past {limit}"))
+
+
+def read_within(stream: BinaryIO, bound: Bound, budget: Budget) -> bytes:
+    """A member's bytes read in chunks, raising BoundPassed as soon as they pass the bound."""
+    chunks, total = [], 0
+    while chunk := stream.read(CHUNK):
+        total += len(chunk)
+        if total > bound.limit:
+            raise BoundPassed(bound.problem)
+        chunks.append(chunk)
     budget.bytes_left -= total
-    return b"".join(chunks), None
+    return b"".join(chunks)
 
 
 def _problem(code: str, message: str, zip_name: str, detail: str) -> Problem:
@@ -206,6 +253,11 @@ def safe_filename(name: str) -> str:
         stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
         name = stem + suffix
     return name
+
+
+def escapes_archive(name: str) -> bool:
+    """True for a member name that climbs out of its archive: ../ segments, an absolute path, a drive."""
+    return bool(_ESCAPING.search(name.replace("\\", "/")))
 
 
 def is_unsafe_name(name: str, folders_ok: bool = False) -> bool:

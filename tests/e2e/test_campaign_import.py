@@ -13,8 +13,8 @@ import pytest
 
 from service.cli import main
 from service.store.archive import sha256_of
-from tests.builders import make_email
-from tests.table_builders import HEADER, SAMPLE_ROWS, TITLE_ROWS, make_docx, make_xlsx
+from tests.builders import make_7z, make_email, make_rar, make_tnef
+from tests.table_builders import HEADER, SAMPLE_ROWS, TITLE_ROWS, make_docx, make_pdf, make_scanned_pdf, make_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -92,6 +92,49 @@ def campaign_mail() -> dict[str, bytes]:
             attachments=[("附件1：长沙市重点活动统计表.xlsx", table(SAMPLE_ROWS[:3]))],
             received=at("2022-02-06T16:05"), message_id="<cs-summary-1@changsha.example.gov.cn>"),
     }
+
+
+def county_rows(*counties: str) -> list[list]:
+    return [[i, county, f"{county}商务局", f"{county}年货节", "直播", f"参与企业{10 * i}家，销售额{100 * i}万元", ""]
+            for i, county in enumerate(counties, start=1)]
+
+
+def format_mail() -> dict[str, bytes]:
+    """One summary in each format read since issue 18: PDF (text and scanned), 7z, rar, winmail.dat."""
+    def summary(city: str, sender: str, attachment: tuple[str, bytes], day: str) -> bytes:
+        return make_email(subject=f"{city}网上年货节活动总结", sender=f"{city}商务局 <{sender}@example.gov.cn>",
+                          attachments=[attachment], received=at(f"2022-02-{day}T10:00"),
+                          message_id=f"<{sender}-summary@{sender}.example.gov.cn>")
+
+    zhangjiajie = county_rows("永定区", "武陵源区", "慈利县")
+    return {
+        "21_zhangjiajie_pdf.eml": summary("张家界市", "zhangjiajie", ("附件1：张家界市统计表.pdf", make_pdf(
+            [HEADER, *zhangjiajie], [TITLE_ROWS[0], ["填报单位：张家界市商务局"]], rows_per_page=2)), "05"),
+        "22_yiyang_scan.eml": summary("益阳市", "yiyang", ("益阳市统计表（盖章）.pdf", make_scanned_pdf()), "06"),
+        "23_chenzhou_7z.eml": summary("郴州市", "chenzhou", ("郴州市材料.7z", make_7z(
+            {"附件1：郴州市统计表.xlsx": table(county_rows("北湖区", "苏仙区"), "填报单位：郴州市商务局")})), "06"),
+        "24_yongzhou_rar.eml": summary("永州市", "yongzhou", ("永州市材料.rar", make_rar(
+            {"永州/附件1.xlsx": table(county_rows("零陵区"), "填报单位：永州市商务局")}, gbk_names=True)), "07"),
+        "25_huaihua_winmail.eml": summary("怀化市", "huaihua", ("winmail.dat", make_tnef(
+            {"附件1：怀化市统计表.xlsx": table(county_rows("鹤城区", "中方县", "沅陵县", "洪江市"),
+                                            "填报单位：怀化市商务局")})), "07"),
+    }
+
+
+def test_pdf_7z_rar_and_winmail_dat_reports_give_their_rows_and_a_scan_counts_with_a_problem(
+        env, capsys, tmp_path):
+    formats = tmp_path / "formats"
+    formats.mkdir()
+    for name, raw in format_mail().items():
+        (formats / name).write_bytes(raw)
+    run(capsys, "import", str(formats), "--now", "2022-02-10T12:00")
+    s = status(capsys, "2022-02-10T12:00")
+    rows = {city: (s[city]["summary"]["state"], s[city]["summary"]["rows"])
+            for city in ("张家界市", "益阳市", "郴州市", "永州市", "怀化市")}
+    assert rows == {"张家界市": ("on_time", 3), "益阳市": ("on_time", 0), "郴州市": ("on_time", 2),
+                    "永州市": ("on_time", 1), "怀化市": ("on_time", 4)}
+    assert s["益阳市"]["summary"]["problems"] == ["附件“益阳市统计表（盖章）.pdf”为扫描件，无法读取文字，请同时报送 Excel 版本"]
+    assert all(s[city]["summary"]["problems"] == [] for city in ("张家界市", "郴州市", "永州市", "怀化市"))
 
 
 def season_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str = "") -> Path:

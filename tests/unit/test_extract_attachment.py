@@ -21,7 +21,6 @@ def extract(content: bytes, name: str, kind: str, converter=None):
 
 
 @pytest.mark.parametrize(("name", "kind", "message"), [
-    ("总结.pdf", "pdf", "附件“总结.pdf”为 .pdf 格式，无法自动读取表格，请以 .xlsx 重新报送"),
     ("统计表.jpg", "image", "附件“统计表.jpg”为图片，无法自动读取表格，请以 .xlsx 重新报送"),
     ("统计表.rtf", "rtf", "附件“统计表.rtf”为 .rtf 格式，无法自动读取表格，请以 .xlsx 重新报送"),
     ("统计表.htm", "html", "附件“统计表.htm”为网页（.html）格式，无法自动读取表格，请以 .xlsx 重新报送"),
