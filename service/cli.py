@@ -353,6 +353,11 @@ def cmd_reprocess(app: App, args: argparse.Namespace) -> int:
     if held:
         print(f"其中 {len(held)} 封已隔离（解析时超出内存或时间上限），未计入；"
               + ("重试后仍未通过" if args.include_quarantined else "如需重试请加 --include-quarantined"))
+    applied = corrected(app.config, app.store.snapshot()).corrections
+    if applied.stale:  # kept, not dropped: staff see which and why
+        print(f"人工处理记录 {len(applied.stale)} 项已不再适用（目标已不存在），详见 `decisions`：")
+        for decision, why in applied.stale:
+            print(f"  #{decision.id} {why}")
     return 0
 
 

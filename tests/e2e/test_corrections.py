@@ -177,6 +177,7 @@ def test_a_decision_whose_message_was_purged_is_reported_not_dropped(env, capsys
     log = json.loads(run(capsys, "decisions", "--json", "--now", T_END))
     assert log[0]["stale"] and "已不存在" in log[0]["stale"]
     assert "不再适用" in run(capsys, "decisions", "--now", T_END)
+    assert f"#{log[0]['id']} 邮件 #{news} 已不存在" in run(capsys, "reprocess", "--now", T_END)
 
 
 def test_a_registered_address_is_the_citys_sender_for_later_mail(env, capsys):
