@@ -416,7 +416,7 @@ COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
     "choose": (corrections.cmd_decide, "选定某版本为有效版本 (this version is the one in force)"),
     "resolve": (corrections.cmd_decide, "问题已处理或重新打开 (a problem is dealt with, or open again)"),
     "decisions": (corrections.cmd_decisions, "人工处理记录 (the audit log of staff decisions)"),
-    "undo": (corrections.cmd_undo, "撤销一项人工处理 (take a decision back)"),
+    "undo": (corrections.cmd_decide, "撤销一项人工处理 (take a decision back)"),
 }
 # These open what they need themselves: the worker takes its lock before the database, migrate
 # must run where opening would refuse, check-mailbox needs no database.

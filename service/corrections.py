@@ -153,37 +153,68 @@ PLANNERS: dict[str, Callable[[App, argparse.Namespace], Planned]] = {
 }
 
 
-def cmd_decide(app: App, args: argparse.Namespace) -> int:
-    """One correction: check, record, print what changed in the report states."""
-    try:
-        planned = PLANNERS[args.command](app, args)
-    except WrongArgument as err:
-        return _refused(err)
+# what a decision's fields default to when a caller (the web form) leaves them out
+FIELD_DEFAULTS = dict(message="", city=None, deadline=None, report=False, not_report=False, register=False,
+                      problem="", reopen=False, decision="")
+
+
+def take_decision(app: App, kind: str, fields: dict, by: str, note: str) -> tuple[Decision, list[str]]:
+    """Check one correction (or an undo), record it, and say what changed in the report states.
+
+    The command line and the web workbench both come here, so a decision passes the same checks
+    wherever it is taken. kind: a PLANNERS key or "undo"; fields: the command's arguments by name
+    (message, city, deadline, report, not_report, register, problem, reopen, decision).
+    Raises WrongArgument (nothing recorded) for an unknown kind or a wrong argument.
+    """
+    args = argparse.Namespace(**{**FIELD_DEFAULTS, **fields})
+    by = by.strip()[:100]
+    if not by:
+        raise WrongArgument("须说明由谁作出决定")
+    if kind == "undo":
+        target = check_undo(app, args.decision)
+    elif kind not in PLANNERS:
+        raise WrongArgument(f"未知的处理类别：{kind}")
+    else:
+        planned = PLANNERS[kind](app, args)
     now = app.clock()
     before = states_now(app)
-    decision = app.store.record_decision(planned.kind, planned.target, planned.arguments, _who(args),
-                                         args.note or "", now)
-    print(f"已记录决定 #{decision.id}：{describe(app.config, decision)}")
-    _print_changes(app.config, before, states_now(app))
-    return 0
+    if kind == "undo":
+        decision = app.store.undo_decision(target.id, by, note or "", now)
+    else:
+        decision = app.store.record_decision(planned.kind, planned.target, planned.arguments, by, note or "", now)
+    return decision, state_changes(app.config, before, states_now(app))
 
 
-def cmd_undo(app: App, args: argparse.Namespace) -> int:
+def check_undo(app: App, text: str) -> Decision:
+    """The decision `text` names, when it can still be taken back."""
+    number = _number(text, "决定编号")
+    target = next((d for d in app.store.decisions() if d.id == number), None)
+    if target is None:
+        raise WrongArgument(f"没有编号为 {number} 的决定（见 `decisions`）")
+    if target.kind == "undo":
+        raise WrongArgument(f"决定 #{number} 本身是撤销，不能再撤销；请重新作出原决定")
+    if target.undone_by is not None:
+        raise WrongArgument(f"决定 #{number} 已由 #{target.undone_by} 撤销")
+    return target
+
+
+def decision_text(app: App, decision: Decision) -> str:
+    """"已记录决定 #7：…", an undo naming what it took back."""
+    if decision.kind != "undo":
+        return f"已记录决定 #{decision.id}：{describe(app.config, decision)}"
+    target = next(d for d in app.store.decisions() if d.id == int(decision.target))
+    return f"已记录决定 #{decision.id}：撤销 #{target.id}（{describe(app.config, target)}）"
+
+
+def cmd_decide(app: App, args: argparse.Namespace) -> int:
+    """One correction or undo: check, record, print what changed in the report states."""
+    fields = {k: v for k, v in vars(args).items() if k in FIELD_DEFAULTS}
     try:
-        number = _number(args.decision, "决定编号")
-        target = next((d for d in app.store.decisions() if d.id == number), None)
-        if target is None:
-            raise WrongArgument(f"没有编号为 {number} 的决定（见 `decisions`）")
-        if target.kind == "undo":
-            raise WrongArgument(f"决定 #{number} 本身是撤销，不能再撤销；请重新作出原决定")
-        if target.undone_by is not None:
-            raise WrongArgument(f"决定 #{number} 已由 #{target.undone_by} 撤销")
+        decision, changes = take_decision(app, args.command, fields, _who(args), args.note or "")
     except WrongArgument as err:
         return _refused(err)
-    before = states_now(app)
-    undo = app.store.undo_decision(number, _who(args), args.note or "", app.clock())
-    print(f"已记录决定 #{undo.id}：撤销 #{number}（{describe(app.config, target)}）")
-    _print_changes(app.config, before, states_now(app))
+    print(decision_text(app, decision))
+    print("\n".join(changes) if changes else "各市州报送状态无变化")
     return 0
 
 
@@ -213,11 +244,6 @@ def decision_document(config: Config, d: Decision, stale: str = "") -> dict:
 
 def states_now(app: App) -> list[ReportState]:
     return states_at(app.config, app.store.snapshot(), app.clock())
-
-
-def _print_changes(config: Config, before: Sequence[ReportState], after: Sequence[ReportState]) -> None:
-    lines = state_changes(config, before, after)
-    print("\n".join(lines) if lines else "各市州报送状态无变化")
 
 
 def state_changes(config: Config, before: Sequence[ReportState], after: Sequence[ReportState]) -> list[str]:

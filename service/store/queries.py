@@ -37,6 +37,7 @@ from ..model import (
     StoredMessage,
     StoredResult,
 )
+from .accounts import Accounts
 from .decision_log import DecisionLog
 from .records import (
     read_problems,
@@ -91,7 +92,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class Store(DecisionLog):
+class Store(DecisionLog, Accounts):
     """Queries over one engine. Each public method is its own transaction unless given `conn`."""
 
     def __init__(self, engine: Engine) -> None:

@@ -1,7 +1,7 @@
 """The database schema: SQLAlchemy 2 Core tables (service/store/queries.py holds the queries).
 
-Facts (messages, deliveries, sent log, watermarks, health, purged, quarantine, decisions, problem numbers)
-are append/update-only and are never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`. Alembic
+Facts (messages, deliveries, sent log, watermarks, health, purged, quarantine, decisions, problem numbers,
+users and their web sessions) are append/update-only and are never rebuilt. Derived tables (results, problems, rows) are rebuilt by `reprocess`. Alembic
 migrations (service/store/migrations/) build exactly this metadata.
 """
 from __future__ import annotations
@@ -168,3 +168,21 @@ problem_numbers = Table(  # a problem's number stays the same through reprocess 
     UniqueConstraint("message", "fingerprint", name="uq_problem_numbers_message_fingerprint"),
 )
 DERIVED = (rows, problems, results)
+users = Table(  # who may open the web workbench (service/store/accounts.py); disabled, never deleted
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),  # "viewer" | "editor"
+    Column("password_hash", Text, nullable=False),  # argon2id, in the PHC string format
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),  # password set or changed: older sessions end
+)
+web_sessions = Table(  # one per login; the cookie holds a token whose sha256 is kept here
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
