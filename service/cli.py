@@ -27,6 +27,7 @@ from .ingest.folder import Unreadable, fetch_files, file_kind, mail_files
 from .report.summary import summary_at
 from .report.workbook import export_bytes, write_atomically
 from .store import Store, database_error
+from .store.accounts import ROLES
 from .store.migrations import ensure_schema
 from .text import escaped
 
@@ -417,7 +418,16 @@ COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
     "resolve": (corrections.cmd_decide, "问题已处理或重新打开 (a problem is dealt with, or open again)"),
     "decisions": (corrections.cmd_decisions, "人工处理记录 (the audit log of staff decisions)"),
     "undo": (corrections.cmd_decide, "撤销一项人工处理 (take a decision back)"),
+    "web": (lambda app, args: _web().cmd_web(app, args), "网页工作台 (serve the office's web workbench)"),
+    "user": (lambda app, args: _web().cmd_user(app, args),
+             "网页工作台的用户 (add, list, disable users of the workbench; set a password)"),
 }
+
+
+def _web():  # type: ignore[no-untyped-def]
+    """The web package, imported for `web` and `user` only (Starlette and argon2 load with it)."""
+    from . import web
+    return web
 # These open what they need themselves: the worker takes its lock before the database, migrate
 # must run where opening would refuse, check-mailbox needs no database.
 # demo opens its own App on its own folder: it must not touch the configured database.
@@ -436,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = {name: sub.add_parser(name, parents=[common], help=text, description=text)
                 for name, (_, text) in COMMANDS.items()}
     corrections.add_arguments(commands)
+    _add_web_arguments(commands)
     commands["import"].add_argument("paths", nargs="+", help=".eml files, folders or Maildirs")
     commands["status"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["compile"].add_argument("--deadline", help="deadline id (default: latest with tables)")
@@ -466,6 +477,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands["purge"].add_argument("--dry-run", action="store_true", help="list only (also the default without --yes)")
     commands["purge"].add_argument("--yes", action="store_true", help="really delete what is listed")
     return parser
+
+
+def _add_web_arguments(commands: dict[str, argparse.ArgumentParser]) -> None:
+    """`web` and `user` arguments, here so that building the parser loads no web framework."""
+    commands["web"].add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    commands["web"].add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    user = commands["user"]
+    user.add_argument("action", choices=("add", "list", "disable", "passwd"),
+                      help="add a user, list them, disable one, or set a new password")
+    user.add_argument("name", nargs="?", metavar="NAME", help="user name (login)")
+    user.add_argument("--role", choices=ROLES, default="viewer",
+                      help="viewer: sees everything, changes nothing; editor: also takes decisions")
+    user.add_argument("--password-stdin", action="store_true",
+                      help="read the password from the first line of stdin (for scripts)")
 
 
 def add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
