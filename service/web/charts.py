@@ -27,10 +27,13 @@ def reports_per_day(counts: dict[date, int], due_days: Sequence[tuple[date, str]
             h = (HEIGHT - 2 * PAD) * n / top
             parts.append(f'<rect class="bar" x="{PAD + i * step:.1f}" y="{HEIGHT - PAD - h:.1f}" '
                          f'width="{max(step - 1, 1):.1f}" height="{h:.1f}"><title>{day:%m-%d}：{n} 份</title></rect>')
-    for day, title in due_days:
+    for i, (day, title) in enumerate(due_days):
         x = PAD + ((day - first).days + 0.5) * step
+        y = PAD / 2 + 10 + 13 * i  # one line per deadline: close due days do not overwrite each other
+        anchor = "end" if x > WIDTH / 2 else "start"
         parts.append(f'<line class="due" x1="{x:.1f}" y1="{PAD / 2}" x2="{x:.1f}" y2="{HEIGHT - PAD}"/>'
-                     f'<text class="due-label" x="{x + 3:.1f}" y="{PAD / 2 + 10}">{escape(title)} {day:%m-%d}</text>')
+                     f'<text class="due-label" x="{x + (-3 if anchor == "end" else 3):.1f}" y="{y:.0f}" '
+                     f'text-anchor="{anchor}">{escape(title)} {day:%m-%d}</text>')
     parts.append(f'<text x="{PAD}" y="{HEIGHT - 8}">{first:%Y-%m-%d}</text>'
                  f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" text-anchor="end">{last:%Y-%m-%d}</text>'
                  f'<text x="{PAD - 4}" y="{PAD}" text-anchor="end">{top}</text>')
