@@ -29,7 +29,7 @@ ATTACHMENT_NAME = "附件1：统计表 (终稿).xlsx"
 def hostile_mail() -> bytes:
     """Markup in the subject and the body: both must show as text (a filename's markup is cut by
     the parser's unsafe_filename rule before any page sees it)."""
-    return make_email(subject=HOSTILE_SUBJECT, sender="<b>x</b> <stranger@example.com>",
+    return make_email(subject=HOSTILE_SUBJECT, sender='"<b>x</b>" <stranger@example.com>',
                       body="<script>alert(2)</script> 请查收", attachments=[(ATTACHMENT_NAME, table())],
                       received=at("2022-02-06T10:00"), message_id="<hostile@example.com>")
 

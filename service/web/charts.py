@@ -8,6 +8,7 @@ from html import escape
 from typing import Sequence
 
 WIDTH, HEIGHT, PAD = 640, 220, 30
+LABEL = 135  # room for the longest city name (湘西土家族苗族自治州) left of the bars
 
 
 def reports_per_day(counts: dict[date, int], due_days: Sequence[tuple[date, str]]) -> str:
@@ -49,18 +50,18 @@ def per_city(values: Sequence[tuple[str, Decimal | int | None]], unit: str, titl
     height = row * len(values) + 10
     parts = []
     for i, (city, value) in enumerate(values):
-        w = (WIDTH - 190) * float(value or 0) / float(top)
+        w = (WIDTH - 260) * float(value or 0) / float(top)
         y = 5 + i * row
-        parts.append(f'<text x="70" y="{y + 13}" text-anchor="end">{escape(city)}</text>'
-                     f'<rect class="bar" x="75" y="{y + 2}" width="{w:.1f}" height="{row - 5}"/>'
-                     f'<text x="{80 + w:.1f}" y="{y + 13}">{_figure(value)}{escape(unit)}</text>')
+        parts.append(f'<text x="{LABEL - 5}" y="{y + 13}" text-anchor="end">{escape(city)}</text>'
+                     f'<rect class="bar" x="{LABEL}" y="{y + 2}" width="{w:.1f}" height="{row - 5}"/>'
+                     f'<text x="{LABEL + 5 + w:.1f}" y="{y + 13}">{_figure(value)}{escape(unit)}</text>')
     return _svg(title, parts, height)
 
 
 def _figure(value: Decimal | int | None) -> str:
     if value is None:
         return "—"
-    return f"{value:,.2f}" if isinstance(value, Decimal) and value != value.to_integral() else f"{int(value):,}"
+    return f"{value:,.2f}" if value != int(value) else f"{int(value):,}"
 
 
 def _axis() -> str:

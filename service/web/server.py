@@ -51,8 +51,17 @@ def template_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["shown"] = escaped  # control characters and bidi overrides from mail shown as escapes
+    env.filters["figure"] = shown_figure
     env.filters["local"] = lambda at, tz, fmt="%Y-%m-%d %H:%M": at.astimezone(tz).strftime(fmt) if at else "—"
     return env
+
+
+def shown_figure(value: object) -> str:
+    """A stored figure without the store's trailing zeros (120.000000 -> 120); empty for none."""
+    if value is None:
+        return ""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def security_headers(inner: ASGIApp) -> ASGIApp:

@@ -67,11 +67,16 @@ def _days_chart(app: App, now: datetime) -> str:
     return charts.reports_per_day(counts, [(d.due, d.title) for d in app.config.deadlines])
 
 
-def _cities_chart(app: App) -> str:
+CITY_FIGURES = (("participants", "参与人数", " 人", -3), ("products", "商品数", " 件", -2), ("sales_wan", "销售额", " 万元", -1))
+
+
+def _cities_chart(app: App) -> list[str]:
+    """One bar chart per summary figure (参与人数, 商品数, 销售额) of the workbook's 概况 lines."""
     summary = jobs.compile_summary(app)
-    lines = [line for line in summary.overview[:-1]]
-    sales = [(str(line[0]), line[-1]) for line in lines]
-    return charts.per_city(sales, " 万元", f"各市州销售额（{summary.deadline.title}）")
+    lines = summary.overview[:-1]  # the last line is the province total
+    return [charts.per_city([(str(line[0]), line[column]) for line in lines], unit,
+                            f"各市州{title}（{summary.deadline.title}）")
+            for _, title, unit, column in CITY_FIGURES]
 
 
 def corrected(app: App, now: datetime) -> tuple[Any, list[dict], dict[int, list[dict]]]:
