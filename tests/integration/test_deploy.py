@@ -123,3 +123,28 @@ def test_the_env_example_sets_what_the_service_reads_and_the_wrapper_parses() ->
     assert subprocess.run(["sh", "-n", str(DEPLOY / "report-mail")], timeout=10).returncode == 0
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
     assert "授权码" in readme and "status --check" in readme
+
+
+WEB_UNIT = DEPLOY / "report-mail-web.service"
+
+
+def test_the_web_unit_verifies_and_serves_on_loopback(tmp_path: Path) -> None:
+    unit = tmp_path / WEB_UNIT.name
+    unit.write_text(WEB_UNIT.read_text(encoding="utf-8").replace(INSTALLED_CLI, tool("true", "coreutils")))
+    result = subprocess.run([tool("systemd-analyze", "the Debian package systemd"), "verify", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    text = WEB_UNIT.read_text(encoding="utf-8")
+    assert f"ExecStart={INSTALLED_CLI} --config /etc/report-mail-service/service.toml web --host 127.0.0.1" in text
+    assert "EnvironmentFile=/etc/report-mail-service/env" in text and "KillSignal=SIGTERM" in text
+
+
+def test_compose_runs_the_web_workbench_on_the_same_database_published_on_loopback_only() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    web, worker = compose["services"]["web"], compose["services"]["worker"]
+    assert web["command"][0] == "web" and web["image"] == worker["image"]
+    assert web["environment"]["SERVICE_DATABASE_URL"] == worker["environment"]["SERVICE_DATABASE_URL"]
+    assert all(port.startswith("127.0.0.1:") for port in web["ports"])
+    assert any(volume.endswith(":/data") for volume in web["volumes"])  # attachments come from the archive
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "proxy_set_header X-Forwarded-Proto $scheme" in readme and "listen 443 ssl" in readme
