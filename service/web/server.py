@@ -6,6 +6,7 @@ Everything shown is rendered on the server by Jinja2 with autoescaping; the page
 from __future__ import annotations
 
 import logging
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,4 +100,8 @@ def serve(config: Config, app: App, session_clock: Clock, host: str, port: int) 
                                            proxy_headers=True, log_level="info", access_log=False,
                                            timeout_graceful_shutdown=10))
     log.info("web workbench on http://%s:%s (campaign %s)", host, port, config.campaign.name)
+    # uvicorn raises the signal it caught again once it has shut down, with the handler it found; a
+    # handler that does nothing lets `web` close the store and exit 0, like `run` does.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     server.run()
