@@ -50,7 +50,7 @@ def season_app(tmp_path: Path, database_url: str, now: str = NOW) -> App:
 
 
 def message_number(app: App, subject: str) -> int:
-    return next(r["message"] for r in app.store.results() if r["subject"] == subject)
+    return next(r.message for r in app.store.results() if r.subject == subject)
 
 
 def csrf_of(page: str) -> str:

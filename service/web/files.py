@@ -12,8 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import jobs
-from ..decide.decisions import registered_senders
-from ..decide.status import load_states, status_json
+from ..decide.status import registered_at, states_at, status_json
 from ..report.workbook import export_bytes
 from .guard import Visit, page
 from .views import parsed_message
@@ -30,7 +29,7 @@ def attachment_headers(filename: str) -> dict[str, str]:
 def attachment(visit: Visit) -> Response:
     """GET /messages/{number}/attachments/{n}: n counts from 0 in the message page's order."""
     number, n = visit.request.path_params["number"], visit.request.path_params["n"]
-    if not any(r["message"] == number for r in visit.app.store.results()):
+    if not visit.app.store.stored_messages_by_id([number]):
         return PlainTextResponse("没有这封邮件", status_code=404)
     parsed, why_not = parsed_message(visit.app, number)
     if parsed is None:
@@ -56,8 +55,8 @@ def workbook(visit: Visit) -> Response:
 def api_status(visit: Visit) -> Response:
     """GET /api/status: `status --json` (anonymous: 401)."""
     app, now = visit.app, visit.app.clock()
-    registered = registered_senders([d for d in app.store.decisions() if d.at <= now], app.config)
-    text = status_json(app.config, load_states(app.store, app.config, now), now, registered)
+    snapshot = app.store.snapshot()
+    text = status_json(app.config, states_at(app.config, snapshot, now), now, registered_at(app.config, snapshot, now))
     return Response(text, media_type="application/json; charset=utf-8", headers={"cache-control": "no-store"})
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..corrections import decision_document
-from ..decide.decisions import corrections_from
 from . import views
 from .guard import Visit, page
 
@@ -59,13 +57,7 @@ def outgoing(visit: Visit) -> Response:
 @page()
 def decisions(visit: Visit) -> Response:
     """The audit log, newest first; a decision whose target is gone says so (as `decisions` does)."""
-    app = visit.app
-    logged = app.store.decisions()
-    stale = dict((d.id, why) for d, why in corrections_from(
-        logged, app.config, {r["message"] for r in app.store.results()},
-        {p["number"] for p in app.store.problems() if p.get("number") is not None}).stale)
-    docs = [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(logged)]
-    return render(visit, "decisions.html.j2", dict(decisions=docs))
+    return render(visit, "decisions.html.j2", dict(decisions=views.decisions_page(visit.app)))
 
 
 ROUTES = [

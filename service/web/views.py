@@ -1,47 +1,49 @@
-"""What each page shows, gathered from the store as at `now` (shell): the one module of the web
-package that knows the shape of the stored records. Input: the App and `now`; output: plain dicts
-and values for the templates (text from mail is escaped by the templates, never here)."""
+"""What each page shows, from one snapshot of the store per request, as at `now` (shell): the one
+module of the web package that reads the store's records. Input: the App and `now`; output: plain
+dicts and records for the templates (text from mail is escaped by the templates, never here)."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 from .. import jobs
 from ..app import App
-from ..decide.decisions import corrected_result, problem_is_open
+from ..decide.decisions import corrected, problem_is_open
 from ..decide.labels import shown_state, state_label
-from ..decide.status import load_corrections, load_states
+from ..decide.status import states_at
 from ..health import health_problems, health_values
+from ..model import Snapshot
 from ..outgoing.remind import recipients_for, reminder_slots
 from ..parse import parse_message
+from ..report.summary import summary_at
 from . import charts
 
 SOURCE_ZH = {"sender": "发件地址（已登记邮箱）", "subject": "邮件标题", "filename": "附件文件名", "unit": "表格的填报单位",
              "body": "邮件正文", "staff": "人工指定", "keyword": "标题或附件名中的关键词", "date": "收到日期（最近的未截止节点）",
              "": "未能判断"}
 KIND_ZH = {"receipt": "回执", "reminder": "催报提醒", "digest": "每日汇总", "notice": "通知"}
+CITY_FIGURES = (("参与人数", " 人", -3), ("商品数", " 件", -2), ("销售额", " 万元", -1))  # 概况's last columns
 
 
 def overview(app: App, now: datetime) -> dict[str, Any]:
-    """总览: the matrix, the worker's health, the next reminders and the two pictures."""
-    config = app.config
-    states = load_states(app.store, config, now)
+    """总览: the matrix, the worker's health, the next reminders and the pictures."""
+    config, snapshot = app.config, app.store.snapshot(with_rows=True)  # the per-city figures need the rows
+    states = states_at(config, snapshot, now)
     by_key = {(s.city, s.deadline): s for s in states}
     matrix = [{"city": city.name, "cells": [_cell(app, by_key.get((city.name, d.id)), city.name, d)
                                              for d in config.deadlines]} for city in config.cities]
-    values = health_values(app.store, config.health.max_failed_sends)
+    values = health_values(snapshot, config.health.max_failed_sends)
     ok = values.last_poll_ok
     alive = bool(ok and now - ok <= timedelta(minutes=config.health.max_poll_age_minutes))
     return dict(matrix=matrix, deadlines=config.deadlines, now=now, last_poll_ok=ok, worker_alive=alive,
                 health_problems=health_problems(config, values, now), reminders=next_reminders(app, states, now),
-                chart_days=_days_chart(app, now), chart_cities=_cities_chart(app))
+                chart_days=_days_chart(app, snapshot, now), chart_cities=_cities_charts(app, snapshot, now))
 
 
 def _cell(app: App, state: Any, city: str, deadline: Any) -> dict[str, Any]:
     if state is None:
-        return dict(css="n-a", label="—", date=None, rows=0, problems=0, message=0)
+        return dict(css="n-a", label="—", date=None, rows=0, problems=0, message=0, note="")
     shown = shown_state(app.config, city, deadline, state.state)
     return dict(css=shown.replace("_", "-").replace("/", "-"), label=state_label(app.config, city, deadline, state.state),
                 date=state.first_received_at, rows=state.rows, problems=len(state.problems), message=state.message,
@@ -60,33 +62,32 @@ def next_reminders(app: App, states: list, now: datetime, most: int = 3) -> list
     return found
 
 
-def _days_chart(app: App, now: datetime) -> str:
+def _days_chart(app: App, snapshot: Snapshot, now: datetime) -> str:
     tz = app.config.tz
-    counts = Counter(r["received_at"].astimezone(tz).date() for r in app.store.results()
-                     if r["is_report"] and r["received_at"] <= now and r["duplicate_of"] is None)
+    view = corrected(app.config, snapshot.at(now))
+    counts = Counter(r.received_at.astimezone(tz).date() for r in view.results if r.is_version)
     return charts.reports_per_day(counts, [(d.due, d.title) for d in app.config.deadlines])
 
 
-CITY_FIGURES = (("participants", "参与人数", " 人", -3), ("products", "商品数", " 件", -2), ("sales_wan", "销售额", " 万元", -1))
-
-
-def _cities_chart(app: App) -> list[str]:
+def _cities_charts(app: App, snapshot: Snapshot, now: datetime) -> list[str]:
     """One bar chart per summary figure (参与人数, 商品数, 销售额) of the workbook's 概况 lines."""
-    summary = jobs.compile_summary(app)
+    summary = summary_at(app.config, snapshot, now)
     lines = summary.overview[:-1]  # the last line is the province total
     return [charts.per_city([(str(line[0]), line[column]) for line in lines], unit,
                             f"各市州{title}（{summary.deadline.title}）")
-            for _, title, unit, column in CITY_FIGURES]
+            for title, unit, column in CITY_FIGURES]
 
 
-def corrected(app: App, now: datetime) -> tuple[Any, list[dict], dict[int, list[dict]]]:
-    """(corrections, results with the decisions laid over, problems by message with `open`)."""
-    stored, found = app.store.results(), app.store.problems()
-    corrections = load_corrections(app.store, app.config, stored, found, now)
-    problems: dict[int, list[dict]] = {}
-    for p in found:
-        problems.setdefault(p["message"], []).append(dict(p, open=problem_is_open(p, corrections)))
-    return corrections, [corrected_result(r, corrections) for r in stored], problems
+def _view(app: App, now: datetime) -> tuple[Snapshot, Snapshot]:
+    """(the snapshot as read, its view at `now` with the decisions laid over it)."""
+    snapshot = app.store.snapshot()
+    return snapshot, corrected(app.config, snapshot.at(now))
+
+
+def _problems(snapshot: Snapshot, view: Snapshot, message: int) -> list[dict[str, Any]]:
+    """Every problem of a message (open or settled: the page shows its history)."""
+    return [dict(number=p.number, code=p.code, message_zh=p.message_zh, file=p.file, row=p.row,
+                 open=problem_is_open(message, p, view.corrections)) for p in snapshot.problems.get(message, ())]
 
 
 def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
@@ -94,36 +95,33 @@ def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
     city = next((c for c in app.config.cities if c.name == name), None)
     if city is None:
         return None
-    states = [s for s in load_states(app.store, app.config, now) if s.city == name]
-    corrections, results, problems = corrected(app, now)
-    mine = [r for r in results if r["city"] == name]
+    snapshot, view = _view(app, now)
+    states = [s for s in states_at(app.config, snapshot, now) if s.city == name]
+    mine = [r for r in view.results if r.city == name]
     in_force = [s.message for s in states if s.message]
-    rows = app.store.rows(in_force) if in_force else []
-    units = [u for r in mine if r["message"] in in_force for u in json.loads(r["units"]) if u.get("contact") or u.get("phone")]
-    sent = [s for s in app.store.sent_records() if s.city == name]
+    rows = [row for rows in app.store.rows(in_force).values() for row in rows] if in_force else []
+    units = [u for r in mine if r.message in in_force for u in r.units if u.contact or u.phone]
     return dict(city=city, states=[dict(state=s, deadline=app.config.deadline(s.deadline),
                                         label=state_label(app.config, name, app.config.deadline(s.deadline), s.state))
                                    for s in states],
-                messages=mine, problems=problems, rows=rows, units=units, sent=sent, kind_zh=KIND_ZH,
-                ignored=corrections.ignored)
+                messages=mine, rows=rows, units=units, sent=[s for s in snapshot.sent if s.city == name],
+                kind_zh=KIND_ZH, ignored=view.corrections.ignored)
 
 
 def message_page(app: App, number: int, now: datetime) -> dict[str, Any] | None:
     """One message: headers, body text, attachments, tables read, problems, why it was attributed."""
-    corrections, results, problems = corrected(app, now)
-    result = next((r for r in results if r["message"] == number), None)
+    snapshot, view = _view(app, now)
+    result = next((r for r in view.results if r.message == number), None)
     if result is None:
         return None
-    stored = app.store.stored_messages_by_id([number])[0]
     parsed, why_not = parsed_message(app, number)
-    rows = app.store.rows([number])
-    decisions = [d for d in app.store.decisions() if d.id in set(corrections.by_message.get(number, []))]
-    return dict(r=result, stored=stored, parsed=parsed, why_not=why_not,
-                attachments=json.loads(result["attachments"]), rows=rows, problems=problems.get(number, []),
-                city_source=SOURCE_ZH.get(result["city_source"], result["city_source"]),
-                deadline_source=SOURCE_ZH.get(result["deadline_source"], result["deadline_source"]),
-                ignored=number in corrections.ignored, decisions=decisions,
-                deadline=app.config.deadline(result["deadline"]) if result["deadline"] else None)
+    applied = set(view.corrections.by_message.get(number, []))
+    return dict(r=result, parsed=parsed, why_not=why_not, attachments=result.attachments,
+                rows=app.store.rows([number]).get(number, ()), problems=_problems(snapshot, view, number),
+                city_source=SOURCE_ZH.get(result.city_source, result.city_source),
+                deadline_source=SOURCE_ZH.get(result.deadline_source, result.deadline_source),
+                ignored=number in view.corrections.ignored, decisions=[d for d in snapshot.decisions if d.id in applied],
+                deadline=app.config.deadline(result.deadline) if result.deadline else None)
 
 
 def parsed_message(app: App, number: int) -> tuple[Any, str]:
@@ -143,10 +141,10 @@ def parsed_message(app: App, number: int) -> tuple[Any, str]:
 
 
 def problems_page(app: App, now: datetime, city: str, kind: str) -> dict[str, Any]:
-    """Every problem (open first), filtered by city and kind (code)."""
-    _, results, problems = corrected(app, now)
-    city_of = {r["message"]: r["city"] for r in results}
-    found = [dict(p, city=city_of.get(m)) for m, ps in problems.items() for p in ps]
+    """Every problem (open first, newest first), filtered by city and kind (code)."""
+    snapshot, view = _view(app, now)
+    city_of = {r.message: r.city for r in view.results}
+    found = [dict(p, message=m, city=city_of.get(m)) for m in city_of for p in _problems(snapshot, view, m)]
     kinds = sorted({p["code"] for p in found})
     shown = [p for p in found if (not city or p["city"] == city) and (not kind or p["code"] == kind)]
     shown.sort(key=lambda p: (not p["open"], -(p["number"] or 0)))
@@ -158,3 +156,12 @@ def outgoing_page(app: App) -> dict[str, Any]:
     sent = sorted(app.store.sent_records(), key=lambda s: s.updated_at, reverse=True)
     preview = jobs.remind(app, dry_run=True)
     return dict(sent=sent, due=preview.due, held=preview.held, kind_zh=KIND_ZH)
+
+
+def decisions_page(app: App) -> list[dict[str, Any]]:
+    """The audit log, newest first, each with why it no longer applies ("" when it does)."""
+    from ..corrections import decision_document
+
+    snapshot = app.store.snapshot()
+    stale = dict((d.id, why) for d, why in corrected(app.config, snapshot).corrections.stale)
+    return [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(snapshot.decisions)]

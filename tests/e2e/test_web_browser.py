@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -63,7 +63,7 @@ def log_in(driver: WebDriver, url: str, name: str) -> None:
     driver.find_element(By.NAME, "username").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORDS[name])
     driver.find_element(By.CSS_SELECTOR, "form.login button").click()
-    assert driver.current_url == f"{url}/"
+    wait_until(lambda: driver.current_url == f"{url}/" and driver.find_elements(By.ID, "matrix"))
 
 
 def cell_state(driver: WebDriver, city: str, deadline: str) -> str:
@@ -100,12 +100,12 @@ def test_staff_read_download_assign_and_are_refused_where_they_should_be(
     browser.get(f"{url}/messages/{number}")
     browser.execute_script("document.querySelector('#assign input[name=csrf_token]').remove()")
     submit_assign(browser, "衡阳市", "活动组织情况", "无令牌")
-    assert "CSRF" in browser.find_element(By.TAG_NAME, "body").text
+    wait_for_text(browser, "CSRF")
     assert app.store.decisions() == []
 
     browser.get(f"{url}/messages/{number}")
     submit_assign(browser, "衡阳市", "活动组织情况", "电话确认")
-    assert "衡阳市 活动组织情况: 未报 -> 按时" in browser.find_element(By.ID, "outcome").text
+    wait_for_text(browser, "衡阳市 活动组织情况: 未报 -> 按时")
     browser.save_screenshot(str(shots / "outcome.png"))
     browser.get(f"{url}/")
     assert cell_state(browser, "衡阳市", "progress") == "on-time"
@@ -162,9 +162,21 @@ def wait_for_file(path: Path, seconds: float = 15) -> Path:
 
 
 def wait_for_text(browser: WebDriver, text: str, seconds: float = 10) -> None:
+    """Until the page (after a navigation the click started) shows `text`."""
+    try:
+        wait_until(lambda: text in browser.find_element(By.TAG_NAME, "body").text, seconds)
+    except AssertionError:
+        raise AssertionError(f"{text!r} not shown: {browser.find_element(By.TAG_NAME, 'body').text[:300]}") from None
+
+
+def wait_until(condition, seconds: float = 10) -> None:
+    """Until `condition()` holds; a page replaced while it looks (a stale element) is looked at again."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        if text in browser.find_element(By.TAG_NAME, "body").text:
-            return
+        try:
+            if condition():
+                return
+        except StaleElementReferenceException:
+            pass
         time.sleep(0.1)
-    raise AssertionError(f"{text!r} not shown: {browser.find_element(By.TAG_NAME, 'body').text[:300]}")
+    raise AssertionError("condition not met in time")

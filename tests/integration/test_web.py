@@ -141,7 +141,7 @@ def test_a_viewer_sees_everything_and_changes_nothing(season: App) -> None:
 def test_undo_and_resolve_from_the_pages_record_the_user(season: App) -> None:
     c = logged_in(season)
     token = csrf_of(c.get("/problems").text)
-    number = next(p["number"] for p in season.store.problems() if p["number"])
+    number = next(p.number for found in season.store.problems().values() for p in found if p.number)
     assert c.post(f"/problems/{number}/resolve", data=dict(csrf_token=token)).status_code == 200
     assert c.post(f"/problems/{number}/resolve", data=dict(csrf_token=token)).status_code == 400  # already
     (resolved,) = season.store.decisions()
