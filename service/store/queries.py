@@ -44,6 +44,7 @@ from .records import (
     read_results,
     read_row_counts,
     read_rows,
+    read_message_snapshot,
     read_snapshot,
     sent_record,
     write_derived,
@@ -234,6 +235,10 @@ class Store(DecisionLog, Accounts):
         """What a job's views read, in one read transaction (see records.read_snapshot); `with_rows`
         adds the rows of every report version (the workbook and the digest's totals need them)."""
         return read_snapshot(self.engine, with_rows)
+
+    def message_snapshot(self, message: int) -> Snapshot:
+        """What a view of one message needs (records.read_message_snapshot), without reading the rest."""
+        return read_message_snapshot(self.engine, message)
 
     def previous_version_received(self, message: int, city: str, deadline: str,
                                   received_at: datetime) -> datetime | None:

@@ -91,9 +91,10 @@ _RESULTS = (select(results, messages.c.message_id, messages.c.sha256, messages.c
             .join(messages, messages.c.id == results.c.message).order_by(results.c.message))
 
 
-def read_results(conn: Connection) -> list[StoredResult]:
-    """Every message's result, joined with its message facts, oldest first."""
-    return [stored_result(r) for r in conn.execute(_RESULTS)]
+def read_results(conn: Connection, message_ids: Iterable[int] | None = None) -> list[StoredResult]:
+    """Every message's result (or those of `message_ids`), joined with its message facts, oldest first."""
+    query = _RESULTS if message_ids is None else _RESULTS.where(results.c.message.in_(list(message_ids)))
+    return [stored_result(r) for r in conn.execute(query)]
 
 
 def read_problems(conn: Connection, message_ids: Iterable[int] | None = None) -> dict[int, tuple[Problem, ...]]:
@@ -155,6 +156,15 @@ def read_snapshot(engine: Engine, with_rows: bool = False) -> Snapshot:
             sent=tuple(sent_record(r) for r in conn.execute(select(sent).order_by(sent.c.created_at, sent.c.key))),
             health={r.key: (r.value, r.at) for r in conn.execute(select(health))},
             decisions=tuple(read_decisions(conn)))
+
+
+def read_message_snapshot(engine: Engine, message: int) -> Snapshot:
+    """One message's result, problems and row count with every decision, in one read transaction: what a
+    view of that message alone needs (the web workbench's message page)."""
+    with read_transaction(engine) as conn:
+        count = conn.execute(select(func.count()).select_from(rows).where(rows.c.message == message)).scalar()
+        return Snapshot(results=tuple(read_results(conn, [message])), problems=read_problems(conn, [message]),
+                        row_counts={message: count} if count else {}, decisions=tuple(read_decisions(conn)))
 
 
 def numbered_problems(conn: Connection, found: list[tuple[int, list[tuple]]]) -> list[tuple]:

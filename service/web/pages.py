@@ -24,7 +24,9 @@ def not_found(text: str) -> Response:
 
 @page()
 def overview(visit: Visit) -> Response:
-    return render(visit, "overview.html.j2", views.overview(visit.app, visit.app.clock()))
+    web = visit.request.app.state.web
+    return render(visit, "overview.html.j2", views.overview(visit.app, visit.app.clock(), web.figures,
+                                                            web.session_clock()))
 
 
 @page()

@@ -24,6 +24,7 @@ from ..config import Config
 from ..text import escaped
 from . import actions, files, login, pages
 from .auth import LoginThrottle
+from .views import FigureCache
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -41,6 +42,7 @@ class Web:
     app: App
     session_clock: Clock
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    figures: FigureCache = field(default_factory=FigureCache)
     templates: Environment = field(default_factory=lambda: template_environment())
 
     def render(self, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:

@@ -4,6 +4,7 @@ dicts and records for the templates (text from mail is escaped by the templates,
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,10 +27,34 @@ KIND_ZH = {"receipt": "回执", "reminder": "催报提醒", "digest": "每日汇
 CITY_FIGURES = (("参与人数", " 人", -3), ("商品数", " 件", -2), ("销售额", " 万元", -1))  # 概况's last columns
 
 
-def overview(app: App, now: datetime) -> dict[str, Any]:
-    """总览: the matrix, the worker's health, the next reminders and the pictures."""
-    config, snapshot = app.config, app.store.snapshot(with_rows=True)  # the per-city figures need the rows
-    states = states_at(config, snapshot, now)
+@dataclass
+class FigureCache:
+    """The per-city figure charts of the last overview and what they were drawn from.
+
+    They need every report version's rows (the workbook's plausibility checks compare versions): 200,000
+    rows take seconds to read, so they are drawn again only when the report states (versions in force,
+    rows per version) or the decisions changed, or after MAX_AGE (a `reprocess` that changes figures
+    without changing any count). One per web process."""
+
+    key: tuple = ()
+    charts: list[str] = field(default_factory=list)
+    drawn_at: datetime | None = None
+    MAX_AGE = timedelta(minutes=10)
+
+    def charts_for(self, app: App, key: tuple, now: datetime, wall: datetime) -> list[str]:
+        if key != self.key or self.drawn_at is None or wall - self.drawn_at > self.MAX_AGE:
+            self.charts = _cities_charts(app, app.store.snapshot(with_rows=True), now)
+            self.key, self.drawn_at = key, wall
+        return self.charts
+
+
+def overview(app: App, now: datetime, figures: FigureCache, wall: datetime) -> dict[str, Any]:
+    """总览: the matrix, the worker's health, the next reminders and the pictures (wall: the real time,
+    for the age of the cached figure charts)."""
+    config, snapshot = app.config, app.store.snapshot()
+    view = corrected(config, snapshot.at(now))  # laid over once: states_at and the day chart share it
+    states = states_at(config, view, now)
+    key = (tuple(states), tuple((d.id, d.undone_by) for d in snapshot.decisions), tuple(snapshot.row_counts.items()))
     by_key = {(s.city, s.deadline): s for s in states}
     matrix = [{"city": city.name, "cells": [_cell(app, by_key.get((city.name, d.id)), city.name, d)
                                              for d in config.deadlines]} for city in config.cities]
@@ -38,7 +63,7 @@ def overview(app: App, now: datetime) -> dict[str, Any]:
     alive = bool(ok and now - ok <= timedelta(minutes=config.health.max_poll_age_minutes))
     return dict(matrix=matrix, deadlines=config.deadlines, now=now, last_poll_ok=ok, worker_alive=alive,
                 health_problems=health_problems(config, values, now), reminders=next_reminders(app, states, now),
-                chart_days=_days_chart(app, snapshot, now), chart_cities=_cities_charts(app, snapshot, now))
+                chart_days=_days_chart(app, view), chart_cities=figures.charts_for(app, key, now, wall))
 
 
 def _cell(app: App, state: Any, city: str, deadline: Any) -> dict[str, Any]:
@@ -62,9 +87,8 @@ def next_reminders(app: App, states: list, now: datetime, most: int = 3) -> list
     return found
 
 
-def _days_chart(app: App, snapshot: Snapshot, now: datetime) -> str:
+def _days_chart(app: App, view: Snapshot) -> str:
     tz = app.config.tz
-    view = corrected(app.config, snapshot.at(now))
     counts = Counter(r.received_at.astimezone(tz).date() for r in view.results if r.is_version)
     return charts.reports_per_day(counts, [(d.due, d.title) for d in app.config.deadlines])
 
@@ -96,7 +120,7 @@ def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
     if city is None:
         return None
     snapshot, view = _view(app, now)
-    states = [s for s in states_at(app.config, snapshot, now) if s.city == name]
+    states = [s for s in states_at(app.config, view, now) if s.city == name]
     mine = [r for r in view.results if r.city == name]
     in_force = [s.message for s in states if s.message]
     rows = [row for rows in app.store.rows(in_force).values() for row in rows] if in_force else []
@@ -109,8 +133,12 @@ def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
 
 
 def message_page(app: App, number: int, now: datetime) -> dict[str, Any] | None:
-    """One message: headers, body text, attachments, tables read, problems, why it was attributed."""
-    snapshot, view = _view(app, now)
+    """One message: headers, body text, attachments, tables read, problems, why it was attributed.
+
+    Reads that message alone with every decision: what staff decided about it (assign, ignore, confirm,
+    resolve its problems) is all that changes how it is shown."""
+    snapshot = app.store.message_snapshot(number)
+    view = corrected(app.config, snapshot.at(now))
     result = next((r for r in view.results if r.message == number), None)
     if result is None:
         return None
