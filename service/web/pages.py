@@ -57,6 +57,13 @@ def outgoing(visit: Visit) -> Response:
 
 
 @page()
+def letter(visit: Visit) -> Response:
+    """GET /outgoing/letter?key=KEY: one sent-log record and what went out."""
+    found = views.letter_page(visit.app, visit.request.query_params.get("key", ""))
+    return render(visit, "letter.html.j2", found) if found else not_found("发送记录中没有这封邮件")
+
+
+@page()
 def decisions(visit: Visit) -> Response:
     """The audit log, newest first; a decision whose target is gone says so (as `decisions` does)."""
     return render(visit, "decisions.html.j2", dict(decisions=views.decisions_page(visit.app)))
@@ -68,5 +75,6 @@ ROUTES = [
     Route("/messages/{number:int}", message, methods=["GET"]),
     Route("/problems", problems, methods=["GET"]),
     Route("/outgoing", outgoing, methods=["GET"]),
+    Route("/outgoing/letter", letter, methods=["GET"]),
     Route("/decisions", decisions, methods=["GET"]),
 ]

@@ -3,6 +3,9 @@ module of the web package that reads the store's records. Input: the App and `no
 dicts and records for the templates (text from mail is escaped by the templates, never here)."""
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +19,7 @@ from ..decide.status import states_at
 from ..health import health_problems, health_values
 from ..model import Snapshot
 from ..outgoing.remind import recipients_for, reminder_slots
+from ..outgoing.transports import safe_filename
 from ..parse import parse_message
 from ..report.summary import summary_at
 from . import charts
@@ -193,3 +197,25 @@ def decisions_page(app: App) -> list[dict[str, Any]]:
     snapshot = app.store.snapshot()
     stale = dict((d.id, why) for d, why in corrected(app.config, snapshot).corrections.stale)
     return [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(snapshot.decisions)]
+
+
+def letter_page(app: App, key: str) -> dict[str, Any] | None:
+    """One sent-log record and, where the outbox kept it, the text that went out (the .eml file the
+    OutboxSender wrote for that key, found by the key's safe name, never by a path from the request)."""
+    record = next((s for s in app.store.sent_records() if s.key == key), None)
+    if record is None:
+        return None
+    # the outbox names a file "<YYYYmmddTHHMMSS>_<safe key>.eml", ".<n>.eml" for a second one that second
+    safe = safe_filename(key, record.created_at)[len("20220101T000000_"):].removesuffix(".eml")
+    wanted = re.compile(re.escape(safe) + r"(\.\d+)?\.eml")
+    files = sorted(p for p in app.config.outbox_folder.glob("*.eml") if wanted.fullmatch(p.name[16:]))
+    texts = [_text_of(p.read_bytes()) for p in files]
+    return dict(record=record, texts=texts, kind_zh=KIND_ZH, outbox=app.config.smtp.kind != "smtp")
+
+
+def _text_of(raw: bytes) -> str:
+    """The text/plain part of an email the service wrote (its own letters: plain and HTML alternatives)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    part = message.get_body(preferencelist=("plain",))
+    headers = "\n".join(f"{name}: {message[name]}" for name in ("From", "To", "Subject", "Date") if message[name])
+    return headers + "\n\n" + (part.get_content() if part is not None else "")

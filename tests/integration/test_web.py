@@ -6,6 +6,7 @@ import email
 import email.policy
 import io
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import unquote
@@ -207,3 +208,13 @@ def test_user_commands_add_list_set_a_password_and_refuse_a_short_one(season: Ap
 
 def _state(doc: dict, city: str, deadline: str) -> str:
     return next(c for c in doc["cities"] if c["city"] == city)["reports"][deadline]["state"]
+
+
+def test_a_sent_letter_opens_with_the_text_that_went_out(season: App) -> None:
+    c = logged_in(season)
+    listing = c.get("/outgoing").text
+    link = re.search(r'href="(/outgoing/letter\?key=[^"]+)"', listing).group(1).replace("&amp;", "&")
+    letter = c.get(link)
+    record = next(s for s in season.store.sent_records() if s.key == unquote(link.split("key=", 1)[1]))
+    assert letter.status_code == 200 and f"Subject: {record.subject}" in letter.text
+    assert c.get("/outgoing/letter?key=no-such-key").status_code == 404
