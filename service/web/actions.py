@@ -3,6 +3,8 @@ command line takes too, with the logged-in user as `by`. Input: a Visit with its
 saying what was recorded and what changed, or the refusal (400) with nothing recorded."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -14,7 +16,9 @@ YES = ("1", "on", "true", "yes")
 
 
 def decide(visit: Visit, kind: str, fields: dict, back: str) -> Response:
-    """Take one decision and show its outcome (the same lines the CLI prints)."""
+    """Take one decision and show its outcome (the same lines the CLI prints); `back` is a page of
+    this site (anything else, from a form, becomes /)."""
+    back = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/"
     try:
         decision, changes = take_decision(visit.app, kind, fields, visit.user.name, visit.form.get("note", ""))
     except WrongArgument as err:
@@ -63,7 +67,7 @@ def exemption(visit: Visit) -> Response:
     if kind not in ("exempt", "unexempt"):
         return PlainTextResponse("没有这项操作", status_code=404)
     fields = dict(city=visit.form.get("city", ""), deadline=visit.form.get("deadline", ""))
-    return decide(visit, kind, fields, f"/cities/{fields['city']}")
+    return decide(visit, kind, fields, f"/cities/{quote(fields['city'])}")
 
 
 @page()

@@ -133,7 +133,8 @@ def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
                                         label=state_label(app.config, name, app.config.deadline(s.deadline), s.state))
                                    for s in states],
                 messages=mine, rows=rows, units=units, sent=[s for s in snapshot.sent if s.city == name],
-                kind_zh=KIND_ZH, ignored=view.corrections.ignored)
+                kind_zh=KIND_ZH, ignored=view.corrections.ignored,
+                titles={d.id: d.title for d in app.config.deadlines})
 
 
 def message_page(app: App, number: int, now: datetime) -> dict[str, Any] | None:

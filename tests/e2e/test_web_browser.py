@@ -15,7 +15,10 @@ from typing import Iterator
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -23,7 +26,14 @@ from selenium.webdriver.support.ui import Select
 
 from service.app import App
 from tests.integration.conftest import database_url, postgres_server  # noqa: F401 - fixtures
-from tests.web_helpers import ATTACHMENT_NAME, HOSTILE_SUBJECT, PASSWORDS, message_number, season_app, served
+from tests.web_helpers import (
+    ATTACHMENT_NAME,
+    HOSTILE_SUBJECT,
+    PASSWORDS,
+    message_number,
+    season_app,
+    served,
+)
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 HENGYANG = "衡阳市网上年货节活动组织情况"

@@ -19,7 +19,15 @@ from service.cli import main
 from service.clock import system_clock
 from service.web import make_web_app
 from tests.integration.conftest import database_url, postgres_server  # noqa: F401 - fixtures
-from tests.web_helpers import ATTACHMENT_NAME, HOSTILE_SUBJECT, NOW, PASSWORDS, csrf_of, message_number, season_app
+from tests.web_helpers import (
+    ATTACHMENT_NAME,
+    HOSTILE_SUBJECT,
+    NOW,
+    PASSWORDS,
+    csrf_of,
+    message_number,
+    season_app,
+)
 
 HENGYANG = "衡阳市网上年货节活动组织情况"  # no attachment: the rules say no report, staff say it is one
 

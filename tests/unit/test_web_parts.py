@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.web.auth import FAILURES_BEFORE_PAUSE, MAX_PAUSE, PAUSE, LoginThrottle, password_problem
+from service.web.auth import (
+    FAILURES_BEFORE_PAUSE,
+    MAX_PAUSE,
+    PAUSE,
+    LoginThrottle,
+    password_problem,
+)
 from service.web.charts import per_city, reports_per_day
 from service.web.files import attachment_headers
 from service.web.server import shown_figure
