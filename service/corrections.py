@@ -102,8 +102,8 @@ def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
     raw = next(s for s in app.store.snapshot().results if s.message == r.message)
     if not r.city:
         raise WrongArgument(f"邮件 #{r.message} 尚未归属市州，无法确认发件人：请先用 assign 指定市州")
-    if not raw.unregistered_sender:
-        raise WrongArgument(f"邮件 #{r.message} 的发件人 {r.sender} 已是登记邮箱，无需确认")
+    if not (raw.unregistered_sender or raw.sender_unverified):
+        raise WrongArgument(f"邮件 #{r.message} 的发件人 {r.sender} 已是登记邮箱且未被判为可疑，无需确认")
     if r.message in view.corrections.confirmed and not args.register:
         raise WrongArgument(f"邮件 #{r.message} 的发件人已确认")
     if args.register and not r.sender:

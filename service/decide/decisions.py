@@ -49,7 +49,7 @@ class Corrections:
 
     assigned: dict[int, Assignment] = field(default_factory=dict)  # message -> assignment
     ignored: set[int] = field(default_factory=set)  # messages staff set aside (spam, other business)
-    confirmed: set[int] = field(default_factory=set)  # messages whose unregistered sender staff vouched for
+    confirmed: set[int] = field(default_factory=set)  # senders staff vouched for (unregistered, unverified)
     registered: list[RegisteredSender] = field(default_factory=list)
     exempt: dict[tuple[str, str], Decision] = field(default_factory=dict)  # (city, deadline) -> the exemption
     chosen: dict[int, Decision] = field(default_factory=dict)  # message -> the choose decision
@@ -191,7 +191,9 @@ def corrected_result(result: StoredResult, corrections: Corrections) -> StoredRe
     confirmed = message in corrections.confirmed or bool(assigned and assigned.city)
     if assigned is None and not confirmed:
         return result
-    fixed = replace(result, unregistered_sender=result.unregistered_sender and not confirmed)
+    # Staff vouching for the sender (confirm-sender, or assigning the message to a city) credits it.
+    fixed = replace(result, unregistered_sender=result.unregistered_sender and not confirmed,
+                    sender_unverified=result.sender_unverified and not confirmed)
     if assigned is None:
         return fixed
     if assigned.city is not None:
@@ -206,8 +208,8 @@ def corrected_result(result: StoredResult, corrections: Corrections) -> StoredRe
 
 
 # Problems a decision about their message settles, besides those resolved by number.
-_SETTLED_BY_CONFIRMING = frozenset({"unregistered_sender"})
-_SETTLED_BY_ASSIGNING = frozenset({"unregistered_sender", "unattributed"})
+_SETTLED_BY_CONFIRMING = frozenset({"unregistered_sender", "sender_unverified"})
+_SETTLED_BY_ASSIGNING = frozenset({"unregistered_sender", "sender_unverified", "unattributed"})
 
 
 def problem_is_open(message: int, problem: Problem, corrections: Corrections) -> bool:

@@ -45,6 +45,7 @@ def status_document(config: Config, states: Sequence[ReportState], now: datetime
                     "problems": list(s.problems),
                     "decisions": list(s.decisions),
                     "note": s.note,
+                    "held": list(s.held),
                 }
         cities.append({"city": city.name, "reports": reports})
     return {"campaign": config.campaign.name, "now": now.astimezone(config.tz).isoformat(), "cities": cities,
