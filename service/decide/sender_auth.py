@@ -56,7 +56,7 @@ def held_problem(auth: SenderAuth, attribution: Attribution, sender: str, config
         return None  # an unregistered sender is held by the supersede rule and its own problem
     city = config.city(attribution.city)
     if auth.verdict == "fail":
-        why = f"邮件未通过发件人验证：{evidence_zh(auth)}，可能是伪造的"
+        why = f"邮件未通过发件人验证（{evidence_zh(auth)}），可能是伪造的"
     elif auth.verdict == "none" and city.require_auth:
         why = f"{city.name}的邮件应带有效签名（require_auth），这封邮件没有可验证的签名（{evidence_zh(auth)}）"
     else:
