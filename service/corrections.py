@@ -127,6 +127,8 @@ def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
 
 def plan_choose(app: App, args: argparse.Namespace) -> Planned:
     r = find_message(current_view(app), args.message)
+    if r.sender_unverified:
+        raise WrongArgument(f"邮件 #{r.message} 的发件人未通过验证，请先核实并确认发件人（confirm-sender {r.message}）")
     if not r.is_version:
         raise WrongArgument(f"邮件 #{r.message} 不是一份报送，不能选为有效版本")
     return Planned("choose", str(r.message), {})
