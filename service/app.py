@@ -18,9 +18,9 @@ from .extract.convert import (
 )
 from .ingest.folder import FolderSource, Source
 from .outgoing.calendar import WorkCalendar
-from .parse.txt_lookup import DnsTxt, TxtLookup
 from .outgoing.render import Renderer
 from .outgoing.transports import OutboxSender, Sender, SmtpSender
+from .parse.txt_lookup import DnsTxt, TxtLookup
 from .store import Store, restrict_permissions
 from .store.archive import Archive
 

@@ -309,11 +309,13 @@ def newest_mail_line(newest: dict | None, trusted: tuple[str, ...]) -> str:
     if newest is None:
         return "邮箱中没有邮件，无法查看收件服务器的 authserv-id (no mail to read Authentication-Results from)"
     ids = "、".join(escaped(i) for i in newest["authserv_ids"]) or "无 (none)"
-    line = f"最新邮件 ({escaped(newest['folder'])} UID {newest['uid']}) 的 Authentication-Results authserv-id（自上而下）: {ids}"
+    line = (f"最新邮件 ({escaped(newest['folder'])} UID {newest['uid']}) 的 Authentication-Results "
+            f"authserv-id（自上而下）: {ids}")
     if newest["trusted"]:
         return line + f"\n已信任 (trusted): {escaped(newest['trusted'])}"
     configured = "、".join(trusted) or "未配置 (empty)"
-    return line + f"\n[mailbox] trusted_authserv_ids = {configured}：这封邮件上没有可信的检查结果（见 README 的 Trust the sender 一节）"
+    return line + (f"\n[mailbox] trusted_authserv_ids = {configured}："
+                   "这封邮件上没有可信的检查结果（见 README 的 Trust the sender 一节）")
 
 
 def cmd_purge(app: App, args: argparse.Namespace) -> int:

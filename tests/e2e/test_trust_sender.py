@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 import tomli_w
 
@@ -46,8 +47,8 @@ def genuine() -> bytes:
 
 def forged() -> bytes:
     rows = [[*SAMPLE_ROWS[0][:5], PLANTED, ""], *SAMPLE_ROWS[1:]]
-    raw = make_email(subject="长沙市网上年货节活动总结（更正）", attachments=[("附件1.xlsx", make_xlsx(template_rows(rows)))],
-                     date=FORGED_AT, message_id="<forged@evil.example>")
+    raw = make_email(subject="长沙市网上年货节活动总结（更正）", date=FORGED_AT, message_id="<forged@evil.example>",
+                     attachments=[("附件1.xlsx", make_xlsx(template_rows(rows)))])
     raw = received_by(raw, f"{OURS}; dmarc=pass header.from=example.gov.cn", by="mx.163.com")  # the forger's own
     return received_by(raw, f"{OURS}; spf=fail smtp.mailfrom=changsha@example.gov.cn; dkim=none; "
                             f"dmarc=fail (p=none) header.from=example.gov.cn", sender_host="evil.example")
@@ -111,6 +112,9 @@ def test_a_forged_report_from_a_registered_address_is_held_until_staff_confirm_i
     assert any(f"confirm-sender {fake['id']}" in p for p in report["problems"])
     assert "按时 02-07 4行 ! ✗" in run(capsys, "status", "--now", T_END)
     assert PLANTED not in compiled_effects(capsys, env) and len(compiled_effects(capsys, env)) == len(SAMPLE_ROWS)
+    sheet = openpyxl.load_workbook(env / "out.xlsx", read_only=True)["问题"]
+    issues = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert any("sender_unverified" in r and "长沙市" in r for r in issues)
 
     digest = run(capsys, "digest", "--dry-run", "--now", T_END)
     manual = digest.split("三、需要人工处理的问题", 1)[1]

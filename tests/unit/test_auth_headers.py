@@ -52,8 +52,9 @@ def test_only_the_topmost_field_with_our_id_counts() -> None:
 
 
 def test_internal_hops_of_our_server_and_unnamed_hosts_do_not_end_the_trusted_block() -> None:
-    fields = [("received", "from mx.163.com by imap17.163.com with LMTP"), ("received", "by 2002:a05:6a10::1 with SMTP"),
-              OUR_HOP, ar("163.com; dmarc=fail header.from=city.gov.cn"), SENDER_HOP]
+    fields = [("received", "from mx.163.com by imap17.163.com with LMTP"),
+              ("received", "by 2002:a05:6a10::1 with SMTP"), OUR_HOP,
+              ar("163.com; dmarc=fail header.from=city.gov.cn"), SENDER_HOP]
     assert trusted_results(fields, ("163.com",)).dmarc == "fail"
 
 
@@ -78,7 +79,8 @@ def test_an_unreadable_field_is_no_evidence(value: str) -> None:
 
 def test_header_fields_are_read_in_order_and_unfolded_from_raw_bytes() -> None:
     raw = (b"Received: from a by mx.163.com;\r\n\tMon, 3 Jan 2022\r\nAuthentication-Results: mx.163.com;\r\n"
-           b"\tdmarc=fail header.from=city.gov.cn\r\nFrom: a@city.gov.cn\r\n\r\nAuthentication-Results: x; dmarc=pass\r\n")
+           b"\tdmarc=fail header.from=city.gov.cn\r\nFrom: a@city.gov.cn\r\n\r\n"
+           b"Authentication-Results: x; dmarc=pass\r\n")
     fields = header_fields(raw)
     assert [name for name, _ in fields] == ["received", "authentication-results", "from"]
     assert fields[1][1] == "mx.163.com; dmarc=fail header.from=city.gov.cn"

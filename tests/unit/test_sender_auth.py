@@ -68,7 +68,8 @@ def test_a_signature_by_another_domain_is_not_aligned_and_proves_nothing(tmp_pat
     key = signing_key("bulk-mailer.example.net")
     d = derived(tmp_path, signed(report(), key), published(key))
     auth = d.result.auth
-    assert (auth.verdict, auth.dkim, auth.dkim_domain, auth.aligned) == ("none", "pass", "bulk-mailer.example.net", False)
+    assert (auth.verdict, auth.dkim, auth.aligned) == ("none", "pass", False)
+    assert auth.dkim_domain == "bulk-mailer.example.net"
     assert not d.result.sender_unverified
 
 
