@@ -142,8 +142,8 @@ def state_of(states: Sequence[ReportState], city: str, deadline: str) -> ReportS
 def versions_from_results(results: Iterable[StoredResult], problems: Mapping[int, Sequence[Problem]],
                           row_counts: Mapping[int, int],
                           corrections: Corrections = NO_CORRECTIONS) -> list[ReportVersion]:
-    """ReportVersions from the store's result records (reports only, duplicates excluded, held ones marked); with staff
-    decisions, the results and problems given are the corrected ones (decisions.corrected)."""
+    """ReportVersions from the store's result records (reports only, duplicates excluded, held ones
+    marked); with staff decisions, the results and problems given are the corrected ones (decisions.corrected)."""
     return [
         ReportVersion(message=r.message, message_id=r.message_id, city=r.city, deadline=r.deadline,
                       received_at=r.received_at, rows=row_counts.get(r.message, 0), tables=r.tables,
