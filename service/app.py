@@ -1,5 +1,5 @@
-"""App: the one place that picks implementations (mailbox, outbox/SMTP, database, document converter)
-from the config and what is installed; the shell's commands and the worker use what it picked."""
+"""App: the one place that picks implementations (mailbox, outbox/SMTP, database, document converter,
+DKIM key lookup) from the config and what is installed; the shell's commands and the worker use what it picked."""
 from __future__ import annotations
 
 import shutil
@@ -20,6 +20,7 @@ from .ingest.folder import FolderSource, Source
 from .outgoing.calendar import WorkCalendar
 from .outgoing.render import Renderer
 from .outgoing.transports import OutboxSender, Sender, SmtpSender
+from .parse.txt_lookup import DnsTxt, TxtLookup
 from .store import Store, restrict_permissions
 from .store.archive import Archive
 
@@ -41,14 +42,17 @@ class App:
     renderer: Renderer
     calendar: WorkCalendar
     converter: Converter
+    txt_lookup: TxtLookup
 
     @classmethod
     def open(cls, config: Config, clock: Clock, sender: Sender | None = None, *,
-             smtp_wait: Callable[[float], None] | None = None, converter: Converter | None = None) -> "App":
+             smtp_wait: Callable[[float], None] | None = None, converter: Converter | None = None,
+             txt_lookup: TxtLookup | None = None) -> "App":
         """Open the database and archive; templates are checked here so an error fails at start.
 
         smtp_wait: how the SMTP sender waits between retries (the worker's ends early when stopping);
-        converter: reads legacy documents (default: what is installed, see installed_converter).
+        converter: reads legacy documents (default: what is installed, see installed_converter);
+        txt_lookup: finds DKIM keys (default: DNS, `mailbox.dns_timeout` seconds a lookup).
         """
         data_dir = Path(config.data_dir)
         restrict_permissions(data_dir)
@@ -57,7 +61,8 @@ class App:
         app = cls(config=config, clock=clock, store=Store.open(config.service.database_url),
                   archive=Archive(config.archive_dir), sender=sender,  # type: ignore[arg-type]
                   renderer=renderer, calendar=WorkCalendar(config.calendar),
-                  converter=converter or installed_converter())
+                  converter=converter or installed_converter(),
+                  txt_lookup=txt_lookup or DnsTxt(config.mailbox.dns_timeout))
         # the sender asks the app for the time, so a replaced (simulated) clock reaches it too
         app.sender = sender or make_sender(config, lambda: app.clock(), smtp_wait)
         return app

@@ -24,6 +24,7 @@ from .errors import ServiceError
 from .health import health_problems, health_values
 from .ingest import pipeline
 from .ingest.folder import Unreadable, fetch_files, file_kind, mail_files
+from .model import SenderAuth
 from .report.summary import summary_at
 from .report.workbook import export_bytes, write_atomically
 from .store import Store, database_error
@@ -300,7 +301,22 @@ def cmd_check_mailbox(config: Config, args: argparse.Namespace) -> int:
         print(f" {mark} {f['name']}  {f['messages'] if f['messages'] is not None else '不存在 (missing)'}"
               f"  UIDVALIDITY={f['uidvalidity']}")
     print("(* = 配置中收取的文件夹 / folders the service reads)")
+    print(newest_mail_line(report.get("newest_mail"), config.mailbox.trusted_authserv_ids))
     return 0
+
+
+def newest_mail_line(newest: dict | None, trusted: tuple[str, ...]) -> str:
+    """What `check-mailbox` says about the newest mail's Authentication-Results (for trusted_authserv_ids)."""
+    if newest is None:
+        return "邮箱中没有邮件，无法查看收件服务器的 authserv-id (no mail to read Authentication-Results from)"
+    ids = "、".join(escaped(i) for i in newest["authserv_ids"]) or "无 (none)"
+    line = (f"最新邮件 ({escaped(newest['folder'])} UID {newest['uid']}) 的 Authentication-Results "
+            f"authserv-id（自上而下）: {ids}")
+    if newest["trusted"]:
+        return line + f"\n已信任 (trusted): {escaped(newest['trusted'])}"
+    configured = "、".join(trusted) or "未配置 (empty)"
+    return line + (f"\n[mailbox] trusted_authserv_ids = {configured}："
+                   "这封邮件上没有可信的检查结果（见 README 的 Trust the sender 一节）")
 
 
 def cmd_purge(app: App, args: argparse.Namespace) -> int:
@@ -373,6 +389,7 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
         "received_at": r.received_at.astimezone(app.config.tz).isoformat(),
         "city": r.city, "deadline": r.deadline, "is_report": r.is_report,
         "city_source": r.city_source, "unregistered_sender": r.unregistered_sender,
+        "auth": auth_document(r.auth), "sender_unverified": r.sender_unverified,
         "attachments": [{"filename": a.filename, "kind": a.kind, "origin": a.origin} for a in r.attachments],
         "problems": [{"id": p.number, "code": p.code, "message_zh": p.message_zh, "file": p.file, "row": p.row,
                       "resolved": not problem_is_open(s.message, p, corrections)}
@@ -386,12 +403,22 @@ def cmd_messages(app: App, args: argparse.Namespace) -> int:
     for d in docs:  # text from mail is escaped: a CR, an ESC or U+202E in a subject cannot rewrite the listing
         flag = "已忽略" if d["ignored"] else "报送" if d["is_report"] else "—"
         print(f"#{d['id']} {d['received_at'][:16]} {d['city'] or '未归属'} {d['deadline'] or ''} {flag} "
-              f"{escaped(d['sender'])} 《{escaped(d['subject'])}》")
+              f"{escaped(d['sender'])}{AUTH_MARK.get(d['auth']['verdict'], '')} 《{escaped(d['subject'])}》"
+              f"{'（发件人未验证，未计入）' if d['sender_unverified'] else ''}")
         for p in d["problems"]:
             where = f" [{escaped(p['file'])}{' 第%s行' % p['row'] if p['row'] else ''}]" if p["file"] else ""
             mark = "✓" if p["resolved"] else "!"
             print(f"    {mark} 问题{p['id']} {escaped(p['message_zh'])}{where}{'（已处理）' if p['resolved'] else ''}")
     return 0
+
+
+AUTH_MARK = {"pass": "（已验证）", "fail": "（验证失败）"}  # none: no evidence either way, said nowhere
+
+
+def auth_document(auth: SenderAuth) -> dict:
+    """`messages --json`'s "auth": what vouches for the sender (decide/sender_auth.py)."""
+    return {"verdict": auth.verdict, "dkim": auth.dkim, "dkim_domain": auth.dkim_domain, "aligned": auth.aligned,
+            "spf": auth.spf, "dmarc": auth.dmarc, "authserv_id": auth.authserv_id}
 
 
 # Handlers take the App, or the Config for the commands in WITHOUT_APP.

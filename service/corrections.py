@@ -103,8 +103,8 @@ def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
     raw = next(s for s in app.store.snapshot().results if s.message == r.message)
     if not r.city:
         raise WrongArgument(f"邮件 #{r.message} 尚未归属市州，无法确认发件人：请先用 assign 指定市州")
-    if not raw.unregistered_sender:
-        raise WrongArgument(f"邮件 #{r.message} 的发件人 {r.sender} 已是登记邮箱，无需确认")
+    if not (raw.unregistered_sender or raw.sender_unverified):
+        raise WrongArgument(f"邮件 #{r.message} 的发件人 {r.sender} 已是登记邮箱且未被判为可疑，无需确认")
     if r.message in view.corrections.confirmed and not args.register:
         raise WrongArgument(f"邮件 #{r.message} 的发件人已确认")
     if args.register and not r.sender:
@@ -128,6 +128,8 @@ def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
 
 def plan_choose(app: App, args: argparse.Namespace) -> Planned:
     r = find_message(current_view(app), args.message)
+    if r.sender_unverified:
+        raise WrongArgument(f"邮件 #{r.message} 的发件人未通过验证，请先核实并确认发件人（confirm-sender {r.message}）")
     if not r.is_version:
         raise WrongArgument(f"邮件 #{r.message} 不是一份报送，不能选为有效版本")
     return Planned("choose", str(r.message), {})

@@ -64,7 +64,7 @@ def ingest_all(app: App, items: Iterable[Fetched], on_progress=None,
         counts.receipts += sum(send_receipt(app, outcome, window_from) == "sent" for outcome in outcomes)
 
     # One send batch: with SMTP down, the circuit stops the receipts after a few, not each its backoff.
-    with app.sender.batch(), Deriver(app.config, app.converter) as deriver:  # a pool, started only for a backlog
+    with app.sender.batch(), Deriver(app.config, app.converter, lookup=app.txt_lookup) as deriver:  # a pool, started only for a backlog
         for outcome in pipeline.process_pending(app, deriver, send_receipts):
             counts.reports += int(outcome.is_report)
         done = 0
@@ -175,7 +175,7 @@ def replanned_receipt(app: App, result: StoredResult, rows: int, now: datetime) 
                   received_at=result.received_at, city=result.city if result.is_report else None,
                   deadline=result.deadline, rows=rows, problems=problems,
                   auto_generated=result.auto_generated, now=now, renderer=app.renderer,
-                  confirmed=staff_registered(app, result.city, result.received_at))
+                  confirmed=staff_registered(app, result.city, result.received_at), verdict=result.auth.verdict)
     return planned_receipt(app, letter, result.message)
 
 
@@ -216,7 +216,7 @@ def send_receipt(app: App, outcome: pipeline.Outcome, window_from: datetime | No
                   received_at=attribution.received_at, city=city, deadline=attribution.deadline, rows=outcome.rows,
                   problems=list(outcome.problems), auto_generated=message.auto_generated, now=app.clock(),
                   renderer=app.renderer, window_from=window_from,
-                  confirmed=staff_registered(app, city, attribution.received_at))
+                  confirmed=staff_registered(app, city, attribution.received_at), verdict=outcome.auth.verdict)
     planned = planned_receipt(app, letter, outcome.message)
     if planned is None:
         return "skipped"

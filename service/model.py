@@ -133,6 +133,7 @@ class ReportState:
     latest_at: datetime | None = None  # the version in force (local time)
     decisions: tuple[int, ...] = ()  # staff decisions applied to this report or its versions
     note: str = ""  # why staff exempted the city, if they did
+    held: tuple[int, ...] = ()  # versions not credited: from a registered address, sender unverified
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,28 @@ class TableUnit:
 
 
 @dataclass(frozen=True)
+class SenderAuth:
+    """What vouches for a message's From address (decide/sender_auth.py): our own DKIM check and the
+    results the office's receiving server recorded (only its own Authentication-Results count).
+
+    verdict: "pass" (an aligned DKIM pass or a trusted DMARC pass), "fail" (an aligned signature that
+    fails, or a trusted DMARC/SPF fail) or "none" (no evidence either way).
+    """
+
+    verdict: str = "none"
+    dkim: str = "none"  # pass | fail | permerror | temperror | none (no signature)
+    dkim_domain: str = ""  # d= of the signature that decided
+    aligned: bool = False  # dkim_domain and the From domain share their organisational domain
+    spf: str = ""  # as the trusted server said ("" when it said nothing we trust)
+    dmarc: str = ""
+    authserv_id: str = ""  # the trusted server whose results were read
+
+    @property
+    def verified(self) -> bool:
+        return self.verdict == "pass"
+
+
+@dataclass(frozen=True)
 class MessageResult:
     """What derive says about one message (a `results` record, without the store's ids)."""
 
@@ -204,6 +227,8 @@ class MessageResult:
     tables: int  # statistics tables read from its attachments
     attachments: tuple[AttachmentInfo, ...] = ()
     units: tuple[TableUnit, ...] = ()
+    auth: SenderAuth = SenderAuth()
+    sender_unverified: bool = False  # held: from a registered address, but the evidence says forged
 
 
 @dataclass(frozen=True)
@@ -217,7 +242,13 @@ class StoredResult(MessageResult):
 
     @property
     def is_version(self) -> bool:
-        """A report version of a city for a deadline (duplicates are no versions)."""
+        """A report version of a city for a deadline that counts (duplicates, and mail held because its
+        sender could not be verified, are none)."""
+        return self.is_candidate and not self.sender_unverified
+
+    @property
+    def is_candidate(self) -> bool:
+        """A report of a city for a deadline, counted or held (duplicates excluded)."""
         return bool(self.is_report and self.city and self.deadline and self.duplicate_of is None)
 
 

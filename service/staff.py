@@ -49,7 +49,7 @@ class Corrections:
 
     assigned: dict[int, Assignment] = field(default_factory=dict)  # message -> assignment
     ignored: set[int] = field(default_factory=set)  # messages staff set aside (spam, other business)
-    confirmed: set[int] = field(default_factory=set)  # messages whose unregistered sender staff vouched for
+    confirmed: set[int] = field(default_factory=set)  # senders staff vouched for (unregistered, unverified)
     registered: list[RegisteredSender] = field(default_factory=list)
     exempt: dict[tuple[str, str], Decision] = field(default_factory=dict)  # (city, deadline) -> the exemption
     chosen: dict[int, Decision] = field(default_factory=dict)  # message -> the choose decision

@@ -149,7 +149,9 @@ def corrected_result(result: StoredResult, corrections: Corrections) -> StoredRe
     confirmed = message in corrections.confirmed or bool(assigned and assigned.city)
     if assigned is None and not confirmed:
         return result
-    fixed = replace(result, unregistered_sender=result.unregistered_sender and not confirmed)
+    # Staff vouching for the sender (confirm-sender, or assigning the message to a city) credits it.
+    fixed = replace(result, unregistered_sender=result.unregistered_sender and not confirmed,
+                    sender_unverified=result.sender_unverified and not confirmed)
     if assigned is None:
         return fixed
     if assigned.city is not None:
@@ -164,8 +166,8 @@ def corrected_result(result: StoredResult, corrections: Corrections) -> StoredRe
 
 
 # Problems a decision about their message settles, besides those resolved by number.
-_SETTLED_BY_CONFIRMING = frozenset({"unregistered_sender"})
-_SETTLED_BY_ASSIGNING = frozenset({"unregistered_sender", "unattributed"})
+_SETTLED_BY_CONFIRMING = frozenset({"unregistered_sender", "sender_unverified"})
+_SETTLED_BY_ASSIGNING = frozenset({"unregistered_sender", "sender_unverified", "unattributed"})
 
 
 def problem_is_open(message: int, problem: Problem, corrections: Corrections) -> bool:

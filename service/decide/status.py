@@ -46,6 +46,7 @@ def status_document(config: Config, states: Sequence[ReportState], now: datetime
                     "problems": list(s.problems),
                     "decisions": list(s.decisions),
                     "note": s.note,
+                    "held": list(s.held),
                 }
         cities.append({"city": city.name, "reports": reports})
     return {"campaign": config.campaign.name, "now": now.astimezone(config.tz).isoformat(), "cities": cities,
@@ -79,6 +80,8 @@ def _cell(state: ReportState, config: Config) -> str:
         label += f" {state.rows}行"
     if state.problems:
         label += " !"
+    if state.held:
+        label += " ✗"
     return label
 
 
@@ -93,6 +96,8 @@ def status_table(config: Config, states: Sequence[ReportState], now: datetime,
     for row in [header, *lines]:
         out.append("".join(pad(cell, w) for cell, w in zip(row, widths)).rstrip())
     out.append("（! 表示该报送有待核实的问题，详见 `messages`；— 表示可选报送未报；免报为工作人员登记的免于报送）")
+    if any(s.held for s in states):
+        out.append("（✗ 表示有来自登记邮箱、但未通过发件人验证的邮件，未计入；核实后可用 confirm-sender 确认）")
     for r in registered:
         out.append(f"工作人员登记的报送邮箱：{r.city} {escaped(r.address)}（决定 #{r.decision}，"
                    f"{r.since.astimezone(config.tz):%m-%d %H:%M} 起）")

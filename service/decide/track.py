@@ -3,11 +3,13 @@
 A later version from the same city for the same deadline supersedes the earlier one, except a
 version from an unregistered sender over one from a registered sender (until staff confirm it) and
 except where staff chose the version in force; the report is on time if any version arrived by the
-end of the due day. Staff decisions (service/decide/decisions.py) are laid over the stored results.
+end of the due day. A version held because its sender could not be verified (decide/sender_auth.py)
+counts for nothing until staff confirm it: it is only named in the report's problems. Staff
+decisions (service/decide/decisions.py) are laid over the stored results.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
@@ -32,6 +34,7 @@ class ReportVersion:
     problems: tuple[str, ...] = ()
     registered: bool = True  # from a known sender, or vouched for by staff
     decisions: tuple[int, ...] = ()  # staff decisions applied to this message
+    held: bool = False  # from a registered address, but the sender could not be verified (not credited)
 
 
 def grouped_versions(versions: Iterable[ReportVersion]) -> dict[tuple[str, str], list[ReportVersion]]:
@@ -72,22 +75,33 @@ def candidate_problem(v: ReportVersion) -> str:
             f"如确为该市州报送，请确认发件人（confirm-sender {v.message}）")
 
 
+def held_problem(v: ReportVersion) -> str:
+    return (f"邮件 #{v.message} 来自登记邮箱但发件人未通过验证，可能是伪造的，未计入；"
+            f"如确为该市州报送，请确认发件人（confirm-sender {v.message}）")
+
+
 def report_states(config: Config, versions: Iterable[ReportVersion], now: datetime,
                   corrections: Corrections = NO_CORRECTIONS) -> list[ReportState]:
     """State of every city for every deadline at `now`, from the versions received by then (the caller's
     view at `now`, Snapshot.at: the one place later mail is left out), staff corrections applied."""
-    grouped = grouped_versions(versions)
+    versions = list(versions)
+    grouped = grouped_versions(v for v in versions if not v.held)
+    held = grouped_versions(v for v in versions if v.held)
     states = []
     for city in config.cities:
         for deadline in config.deadlines:
             key = (city.name, deadline.id)
-            found = grouped.get(key)
+            found, waiting = grouped.get(key), held.get(key, [])
             decided = tuple(corrections.by_report.get(key, ()))
             if not found:
-                states.append(ReportState(city.name, deadline.id, _silent_state(config, deadline, key, now, corrections),
-                                          decisions=decided, note=_exempt_note(corrections, key)))
-                continue
-            states.append(_reported_state(config, deadline.due, found, now, corrections, decided))
+                state = ReportState(city.name, deadline.id, _silent_state(config, deadline, key, now, corrections),
+                                    decisions=decided, note=_exempt_note(corrections, key))
+            else:
+                state = _reported_state(config, deadline.due, found, now, corrections, decided)
+            if waiting:
+                state = replace(state, problems=tuple(held_problem(v) for v in waiting) + state.problems,
+                                held=tuple(v.message for v in waiting))
+            states.append(state)
     return states
 
 
@@ -129,12 +143,13 @@ def state_of(states: Sequence[ReportState], city: str, deadline: str) -> ReportS
 def versions_from_results(results: Iterable[StoredResult], problems: Mapping[int, Sequence[Problem]],
                           row_counts: Mapping[int, int],
                           corrections: Corrections = NO_CORRECTIONS) -> list[ReportVersion]:
-    """ReportVersions from the store's result records (reports only, duplicates excluded); with staff
-    decisions, the results and problems given are the corrected ones (decisions.corrected)."""
+    """ReportVersions from the store's result records (reports only, duplicates excluded, held ones
+    marked); with staff decisions, the results and problems given are the corrected ones (decisions.corrected)."""
     return [
         ReportVersion(message=r.message, message_id=r.message_id, city=r.city, deadline=r.deadline,
                       received_at=r.received_at, rows=row_counts.get(r.message, 0), tables=r.tables,
                       problems=tuple(p.message_zh for p in problems.get(r.message, ())),
-                      registered=not r.unregistered_sender, decisions=tuple(corrections.by_message.get(r.message, ())))
-        for r in results if r.is_version
+                      registered=not r.unregistered_sender, decisions=tuple(corrections.by_message.get(r.message, ())),
+                      held=r.sender_unverified)
+        for r in results if r.is_candidate
     ]

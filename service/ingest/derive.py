@@ -1,8 +1,10 @@
-"""Derive stage: raw bytes (+ when received) + Config + Converter -> Derived (the typed records of one message).
+"""Derive stage: raw bytes (+ when received) + Config + Converter + TxtLookup -> Derived (the typed records
+of one message).
 
-Parse, extract, attribute and validate, with no I/O but the document converter app.py chose (legacy
-.doc/WPS files), so a process pool can run it (service/ingest/pool.py). Deterministic in (raw,
-source_received_at, ingested_at, config, converter): `reprocess` gives the same result.
+Parse, extract, attribute, verify the sender and validate, with no I/O but the document converter
+(legacy .doc/WPS files) and the DKIM key lookup app.py chose, so a process pool can run it
+(service/ingest/pool.py). Deterministic in (raw, source_received_at, ingested_at, config, converter)
+and the keys DNS serves: `reprocess` gives the same result (a lookup that failed is asked again).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime
 from ..config import Config
 from ..decide.attribute import attribute_message, received_time
 from ..decide.plausibility import version_doubts
+from ..decide.sender_auth import held_problem, sender_auth
 from ..decide.validate import validate_rows
 from ..extract import extract_attachments
 from ..extract.convert import Converter
@@ -24,10 +27,14 @@ from ..model import (
     Problem,
     ReportRow,
     Row,
+    SenderAuth,
     Table,
     TableUnit,
 )
 from ..parse import parse_message
+from ..parse.auth_headers import header_fields, trusted_results
+from ..parse.dkim_check import check_signatures
+from ..parse.txt_lookup import NoDns, TxtLookup
 from ..staff import RegisteredSender
 
 INTERNAL_ERROR_ZH = "处理该邮件时发生内部错误，原始邮件已存档，修复后可重新处理"
@@ -64,10 +71,12 @@ class Derived:
     quarantined: str = ""
 
 
-def derive(job: Job, config: Config, converter: Converter) -> Derived:
-    """Derive one message; a bug becomes an internal_error problem on it, never an exception."""
+def derive(job: Job, config: Config, converter: Converter, lookup: TxtLookup = NoDns()) -> Derived:
+    """Derive one message; a bug becomes an internal_error problem on it, never an exception.
+
+    lookup: answers the DKIM key lookups (app.py's DNS resolver; without one, every key is unavailable)."""
     try:
-        return _derive(job, config, converter)
+        return _derive(job, config, converter, lookup)
     except MemoryError:  # over limits.max_worker_memory_mb: the attachment, not our code
         return quarantined(job.ingested_at, "out of memory (limits.max_worker_memory_mb)")
     except Exception as err:  # one per message: a bug must not stop the other messages
@@ -86,12 +95,16 @@ def quarantined(at: datetime, reason: str) -> Derived:
     return replace(failed(at, problem), quarantined=reason)
 
 
-def _derive(job: Job, config: Config, converter: Converter) -> Derived:
+def _derive(job: Job, config: Config, converter: Converter, lookup: TxtLookup) -> Derived:
     message = parse_message(job.raw, config.limits, config.tz)
     tables, problems = extract_attachments(message.attachments, config.limits, converter)
     at = received_time(message, job.source_received_at, job.ingested_at, config)
     attribution = attribute_message(message, tables, at, config, job.registered)
     problems = list(message.problems) + problems + list(attribution.problems)
+    auth = message_auth(job.raw, message.sender, config, lookup)
+    held = held_problem(auth, attribution, message.sender, config)
+    if held is not None:
+        problems.insert(0, held)  # first: it decides whether anything else of the message counts
     if attribution.city:
         city = config.city(attribution.city)
         for table in tables:
@@ -102,7 +115,17 @@ def _derive(job: Job, config: Config, converter: Converter) -> Derived:
         problems.extend(p for t in tables for p in table_metric_problems(t))
         problems.extend(d.problem for d in version_doubts(rows, config.plausibility))  # figures no 市州 reaches
     headers_only = replace(message, attachments=tuple(replace(a, content=b"") for a in message.attachments))
-    return Derived(message_result(message, attribution, tables), tuple(problems), rows, headers_only, attribution)
+    result = replace(message_result(message, attribution, tables), auth=auth, sender_unverified=held is not None)
+    return Derived(result, tuple(problems), rows, headers_only, attribution)
+
+
+def message_auth(raw: bytes, sender: str, config: Config, lookup: TxtLookup) -> SenderAuth:
+    """What vouches for the From address: our DKIM check (not on mail too large to parse) and the results
+    the office's receiving server recorded."""
+    trusted = trusted_results(header_fields(raw), config.mailbox.trusted_authserv_ids)
+    too_large = len(raw) > config.limits.max_message_bytes
+    signatures = () if too_large else check_signatures(raw, lookup, config.mailbox.dns_timeout)
+    return sender_auth(sender, signatures, trusted)
 
 
 def table_metric_problems(table: Table) -> list[Problem]:

@@ -1,7 +1,8 @@
 """An IMAP session: connect, log in, identify (RFC 2971 ID), examine a folder; login errors explained.
 
-Used by ImapSource (fetch_imap.py) for polling and by `check-mailbox` (describe_mailbox). The
-password is read here only and never appears in an error or log line.
+Used by ImapSource (fetch_imap.py) for polling and by `check-mailbox` (describe_mailbox, which also
+shows the authserv-ids on the newest mail: what to put in `trusted_authserv_ids`). The password is
+read here only and never appears in an error or log line.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from ..config import MailboxSection
 from ..errors import SourceError
+from ..parse.auth_headers import authserv_ids, header_fields, trusted_results
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +157,8 @@ def describe_mailbox(mailbox: MailboxSection, *, client_factory: ClientFactory |
         client, server_id = login(mailbox, client_factory or open_client)
         capabilities = [c.decode(errors="replace") for c in client.capabilities()]
         return {"capabilities": capabilities, "id": server_id,
-                "folders": folder_summaries(client, mailbox.folders)}
+                "folders": folder_summaries(client, mailbox.folders),
+                "newest_mail": newest_mail_auth(client, mailbox.folders, mailbox.trusted_authserv_ids)}
     except TRANSIENT as err:
         raise source_error(err, secret(mailbox)) from err
     finally:
@@ -176,3 +179,24 @@ def folder_summaries(client: Any, configured: tuple[str, ...]) -> list[dict]:
     summaries += [{"name": name, "uidvalidity": None, "messages": None, "configured": True}
                   for name in configured if name not in seen]
     return summaries
+
+
+def newest_mail_auth(client: Any, folders: tuple[str, ...], trusted: tuple[str, ...]) -> dict | None:
+    """The Authentication-Results authserv-ids (topmost first) on the newest message of the first
+    configured folder holding mail, and the one the config trusts there ("" when none); None without mail."""
+    for folder in folders:
+        try:
+            if not examine(client, folder)[1]:
+                continue
+            uids = client.search(["ALL"])
+            if not uids:
+                continue
+            uid = max(uids)
+            head = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {}).get(b"BODY[HEADER]", b"")
+        except (IMAPClientError, MailboxUnavailable) as err:  # a missing folder: the next one
+            log.info("check-mailbox: folder %s not read for its newest mail: %s", folder, err)
+            continue
+        fields = header_fields(head)
+        return {"folder": folder, "uid": uid, "authserv_ids": authserv_ids(fields),
+                "trusted": trusted_results(fields, trusted).authserv_id}
+    return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..decide.decisions import registered_senders
-from ..model import Attribution, Fetched, Message, Problem, StoredMessage
+from ..model import Attribution, Fetched, Message, Problem, SenderAuth, StoredMessage
 from ..staff import RegisteredSender
 from .derive import INTERNAL_ERROR_ZH, Derived, Job, empty_result, failed, quarantined
 from .pool import Deriver
@@ -50,6 +50,7 @@ class Outcome:
     problems: tuple[Problem, ...] = ()
     parsed: Message | None = None
     attribution: Attribution | None = None
+    auth: SenderAuth = SenderAuth()  # what vouches for the sender (no receipt to a failed one)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def batches(items: Iterable[Fetched], size: int = BATCH_MESSAGES,
 
 def ingest(app: App, fetched: Fetched) -> Outcome:
     """Archive, record and process one raw message. Never raises on bad input."""
-    with Deriver(app.config, app.converter, workers=1) as deriver:
+    with Deriver(app.config, app.converter, workers=1, lookup=app.txt_lookup) as deriver:
         return next(ingest_batches(app, [fetched], deriver))[0]
 
 
@@ -216,15 +217,16 @@ def _outcome(stored: StoredMessage, derived: Derived) -> Outcome:
     a = derived.attribution
     if a is None:
         return Outcome(pk, is_new=True, problems=derived.problems)
-    log.info("message %s: city=%s deadline=%s report=%s rows=%d problems=%d", pk, a.city, a.deadline,
-             a.is_report, len(derived.rows), len(derived.problems))
+    log.info("message %s: city=%s deadline=%s report=%s rows=%d problems=%d sender=%s%s", pk, a.city, a.deadline,
+             a.is_report, len(derived.rows), len(derived.problems), derived.result.auth.verdict,
+             " (held: unverified)" if derived.result.sender_unverified else "")
     return Outcome(pk, True, False, a.city, a.deadline, a.is_report, len(derived.rows), derived.problems,
-                   derived.message, a)
+                   derived.message, a, derived.result.auth)
 
 
 def process(app: App, pk: int) -> Outcome:
     """Parse, extract, attribute and record one archived message; errors become problems."""
-    with Deriver(app.config, app.converter, workers=1) as deriver:
+    with Deriver(app.config, app.converter, workers=1, lookup=app.txt_lookup) as deriver:
         return _written(app, _submitted(app, app.store.stored_messages_by_id([pk]), deriver))[0]
 
 
@@ -233,7 +235,7 @@ def _process_all(app: App, stored: list[StoredMessage], deriver: Deriver | None,
                  set_aside: dict[int, str] | None = None) -> Iterator[list[Outcome]]:
     """Process archived messages batch by batch, on the given deriver or a pool of this one's own."""
     if deriver is None:
-        with Deriver(app.config, app.converter) as own:
+        with Deriver(app.config, app.converter, lookup=app.txt_lookup) as own:
             yield from _process_all(app, stored, own, before_storing, set_aside)
         return
     runs = (stored[i:i + BATCH_MESSAGES] for i in range(0, len(stored), BATCH_MESSAGES))

@@ -5,8 +5,8 @@ address-space limit (limits.max_worker_memory_mb) and a wall-time limit (limits.
 A worker that dies (a native reader's abort, the memory limit), is killed or runs out of time costs only
 the message it was on: pebble replaces the worker, the message is quarantined, and the batch goes on.
 Workers are forked (the CLI is single-threaded) or, from the threaded worker, come from a forkserver
-that preloads service.ingest.derive. The document converter app.py chose crosses to each worker with
-the config, when it starts (both are small picklable values).
+that preloads service.ingest.derive. The document converter and the DKIM key lookup app.py chose cross
+to each worker with the config, when it starts (all small picklable values).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from pebble import ProcessExpired, ProcessPool
 from ..config import Config
 from ..extract.convert import Converter
 from ..model import Problem
+from ..parse.txt_lookup import NoDns, TxtLookup
 from ..store.archive import Archive
 from .derive import INTERNAL_ERROR_ZH, Derived, Job, derive, failed, quarantined
 
@@ -36,6 +37,7 @@ MAX_AUTO_WORKERS = 4
 PARENT_CHECK_SECONDS = 0.5
 _worker_config: Config | None = None
 _worker_converter: Converter | None = None
+_worker_lookup: TxtLookup = NoDns()
 
 
 def worker_count(config: Config) -> int:
@@ -50,15 +52,15 @@ def start_method() -> str:
     return "fork" if threading.active_count() == 1 else "forkserver"
 
 
-def _init_worker(config: Config, converter: Converter) -> None:
+def _init_worker(config: Config, converter: Converter, lookup: TxtLookup = NoDns()) -> None:
     """Keep the config and converter, leave Ctrl-C to the parent, end when the parent is gone, then bound the memory
     (last: the watcher thread needs a stack of its own).
 
     SIGTERM keeps its default: pebble stops workers with it. A service stop that reaches a busy worker
     costs a retry of its message on a fresh worker (see Deriver._collect), not a quarantine.
     """
-    global _worker_config, _worker_converter
-    _worker_config, _worker_converter = config, converter
+    global _worker_config, _worker_converter, _worker_lookup
+    _worker_config, _worker_converter, _worker_lookup = config, converter, lookup
     _return_big_blocks()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
@@ -113,12 +115,12 @@ def _quiet_resource_tracker() -> None:
 
 
 def derive_in_worker(job: Job) -> Derived:
-    """The task a worker runs: derive one job with the config and converter the worker was started with."""
+    """The task a worker runs: derive one job with the config, converter and lookup the worker was started with."""
     assert _worker_config is not None and _worker_converter is not None, "worker started without its config"
-    return derive_loaded(job, _worker_config, _worker_converter)
+    return derive_loaded(job, _worker_config, _worker_converter, _worker_lookup)
 
 
-def derive_loaded(job: Job, config: Config, converter: Converter) -> Derived:
+def derive_loaded(job: Job, config: Config, converter: Converter, lookup: TxtLookup = NoDns()) -> Derived:
     """derive, reading big mail from the archive here rather than pickling it from the parent."""
     if not job.raw and job.sha256:
         try:
@@ -126,17 +128,18 @@ def derive_loaded(job: Job, config: Config, converter: Converter) -> Derived:
         except OSError as err:
             problem = Problem("internal_error", INTERNAL_ERROR_ZH, detail=f"{type(err).__name__}: {err}")
             return failed(job.ingested_at, problem, f"archive unreadable: {err}")
-    return derive(job, config, converter)
+    return derive(job, config, converter, lookup)
 
 
 class Deriver:
     """Submits jobs; `submit` returns a function giving their Derived in order (blocking)."""
 
     def __init__(self, config: Config, converter: Converter, workers: int | None = None,
-                 task: Callable[[Job], Derived] | None = None) -> None:
+                 task: Callable[[Job], Derived] | None = None, lookup: TxtLookup = NoDns()) -> None:
         """converter: reads legacy documents in the workers (app.converter);
-        task: what a worker runs per job (a module-level function); tests give one that misbehaves."""
-        self.config, self.converter = config, converter
+        task: what a worker runs per job (a module-level function); tests give one that misbehaves;
+        lookup: answers the DKIM key lookups in the workers (app.txt_lookup)."""
+        self.config, self.converter, self.lookup = config, converter, lookup
         self.workers = worker_count(config) if workers is None else max(1, workers)
         self.seconds = config.limits.max_seconds_per_message
         self.task = task or derive_in_worker
@@ -165,8 +168,8 @@ class Deriver:
             context = multiprocessing.get_context(start_method())
             if context.get_start_method() == "forkserver":
                 context.set_forkserver_preload(["service.ingest.derive"])
-            self._pool = ProcessPool(self.workers, initializer=_init_worker, initargs=(self.config, self.converter),
-                                     context=context)
+            self._pool = ProcessPool(self.workers, initializer=_init_worker,
+                                     initargs=(self.config, self.converter, self.lookup), context=context)
         return self._pool.schedule(self.task, (job,), timeout=self.seconds)
 
     def _collect(self, job: Job, future: Future, retried: bool = False) -> Derived:

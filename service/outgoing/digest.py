@@ -58,7 +58,7 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
         "matrix": matrix,
         "counts": state_counts(config, matrix),
         "arrived": [_arrival(config, a) for a in arrived],
-        "problems": distinct_problems(problems)[:MAX_PROBLEMS],
+        "problems": distinct_problems(urgent_first(problems))[:MAX_PROBLEMS],
         "problems_more": max(len(distinct_problems(problems)) - MAX_PROBLEMS, 0),
         "unattributed": [{**u, "received_at": _local(u["received_at"], config)} for u in unattributed],
         "sent_ok_by_kind": _count_by_kind(s for s in sent if s.get("status") in SENT_OK),
@@ -75,6 +75,14 @@ def build_digest(config: Config, calendar: WorkCalendar, *, now: datetime, state
     subject, text, html = (renderer or default_renderer()).render("digest", **ctx)
     return Outgoing(key=f"digest:{(day or now.astimezone(tz).date()).isoformat()}", kind="digest",
                     to=config.digest.recipients, subject=subject, text=text, html=html)
+
+
+URGENT_CODES = ("sender_unverified",)  # listed first: a report in a city's name that may be forged
+
+
+def urgent_first(problems: list[dict]) -> list[dict]:
+    """The problems with the urgent ones (URGENT_CODES) moved to the top, otherwise in the order given."""
+    return sorted(problems, key=lambda p: p.get("code") not in URGENT_CODES)
 
 
 def distinct_problems(problems: list[dict]) -> list[dict]:

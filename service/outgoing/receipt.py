@@ -3,8 +3,9 @@
 A receipt goes only to an address registered for the city; mail from any other address gets none, and
 the city's registered addresses are told instead that a report in their name came from it. Text from
 the mail is quoted only cut short, without control characters and with its URLs and domains defanged.
-No receipt for unattributed or automatic mail, robot senders, or mail older than
-receipts.window_hours (so importing last year's archive writes to nobody).
+No receipt for unattributed or automatic mail, robot senders, mail whose sender failed verification
+(a forger gets nothing back), or mail older than receipts.window_hours (so importing last year's
+archive writes to nobody).
 """
 from __future__ import annotations
 
@@ -46,14 +47,17 @@ def plan_receipt(config: Config, *, message_id: str, sender: str, subject: str, 
                  city: str | None, deadline: str | None, rows: int, problems: list[Problem],
                  auto_generated: bool, now: datetime, replaces: datetime | None = None,
                  renderer: Renderer | None = None, window_from: datetime | None = None,
-                 confirmed: Sequence[str] = ()) -> Outgoing | None:
+                 confirmed: Sequence[str] = (), verdict: str = "none") -> Outgoing | None:
     """The receipt to send for one message, or None when none should go out.
 
     replaces: when the city's earlier version of this report (the one this corrects) was received.
     Also None without a message_id: the key f"receipt:{message_id}" must be unique. The receipt
     window counts back from `window_from` (the last good poll before this one) when given, else from now.
     confirmed: addresses staff registered for the city (`confirm-sender --register`), told like the config's.
+    verdict: the sender verification's (model.SenderAuth): "fail" gets nothing.
     """
+    if verdict == "fail":
+        return None
     if not _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at,
                           city=city, deadline=deadline, auto_generated=auto_generated,
                           now=min(now, window_from) if window_from else now):

@@ -201,9 +201,11 @@ def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[
 
 
 def superseded(result: StoredResult, counted: dict[tuple[str, str], int], received: dict[int, datetime]) -> bool:
-    """A report version older than the one whose rows count: its problems were fixed by a resend."""
+    """A report version older than the one whose rows count: its problems were fixed by a resend.
+    (Never a held one, whose sender failed verification: a forgery is news whatever came after it.)"""
     current = counted.get((result.city, result.deadline))
-    return (bool(result.is_report) and current is not None and current != result.message
+    return (bool(result.is_report) and not result.sender_unverified and current is not None
+            and current != result.message
             and current in received and result.received_at < received[current])
 
 

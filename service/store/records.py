@@ -18,6 +18,7 @@ from ..model import (
     MessageResult,
     Problem,
     ReportRow,
+    SenderAuth,
     SentRecord,
     Snapshot,
     StoredResult,
@@ -65,7 +66,21 @@ def result_values(message: int, result: MessageResult) -> dict:
         units=json.dumps([{"file": u.file, "sheet": u.sheet, "unit": u.unit, "contact": u.contact,
                            "title": u.title, "phone": u.phone, "email": u.email} for u in result.units],
                          ensure_ascii=False),
+        **auth_values(result.auth), sender_unverified=result.sender_unverified,
     )
+
+
+def auth_values(auth: SenderAuth) -> dict:
+    """The auth_* columns of a results record."""
+    return dict(auth_verdict=auth.verdict, auth_dkim=auth.dkim, auth_dkim_domain=auth.dkim_domain,
+                auth_aligned=auth.aligned, auth_spf=auth.spf, auth_dmarc=auth.dmarc,
+                auth_authserv_id=auth.authserv_id)
+
+
+def stored_auth(r: Any) -> SenderAuth:
+    return SenderAuth(verdict=r.auth_verdict, dkim=r.auth_dkim, dkim_domain=r.auth_dkim_domain,
+                      aligned=bool(r.auth_aligned), spf=r.auth_spf, dmarc=r.auth_dmarc,
+                      authserv_id=r.auth_authserv_id)
 
 
 def stored_result(r: Any) -> StoredResult:
@@ -79,6 +94,7 @@ def stored_result(r: Any) -> StoredResult:
         units=tuple(TableUnit(u.get("file", ""), u.get("sheet", ""), u.get("unit", ""), u.get("contact", ""),
                               u.get("title", ""), u.get("phone", ""), u.get("email", ""))
                     for u in json.loads(r.units or "[]")),
+        auth=stored_auth(r), sender_unverified=bool(r.sender_unverified),
         message=r.message, message_id=r.message_id, sha256=r.sha256, duplicate_of=r.duplicate_of)
 
 

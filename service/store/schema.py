@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -79,6 +80,15 @@ results = Table(
     Column("tables", Integer, nullable=False),
     Column("attachments", Text, nullable=False),  # JSON list of {filename, kind, origin}
     Column("units", Text, nullable=False),  # JSON list of 填报单位/联系人 per table
+    # Sender verification (model.SenderAuth, decide/sender_auth.py); derived like the rest.
+    Column("auth_verdict", Text, nullable=False, server_default="none"),
+    Column("auth_dkim", Text, nullable=False, server_default="none"),
+    Column("auth_dkim_domain", Text, nullable=False, server_default=""),
+    Column("auth_aligned", Boolean, nullable=False, server_default=false()),
+    Column("auth_spf", Text, nullable=False, server_default=""),
+    Column("auth_dmarc", Text, nullable=False, server_default=""),
+    Column("auth_authserv_id", Text, nullable=False, server_default=""),
+    Column("sender_unverified", Boolean, nullable=False, server_default=false()),
 )
 problems = Table(
     "problems", metadata,

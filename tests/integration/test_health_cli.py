@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from tests.auth_builders import received_by
 from tests.conftest import DEFAULT_TOML
 from tests.dovecot import Account, Dovecot, sample_message
 
@@ -58,6 +59,17 @@ def test_check_mailbox_logs_in_and_lists_the_folders(cli, capsys, dovecot, imap_
     monkeypatch.setenv("SERVICE_IMAP_PASSWORD", "wrong")
     assert cli("check-mailbox", extra=imap(dovecot, imap_account)) == 1
     assert "授权码" in capsys.readouterr().err
+
+
+def test_check_mailbox_shows_the_authserv_id_to_trust_and_whether_it_is(cli, capsys, dovecot, imap_account,
+                                                                         monkeypatch):
+    dovecot.append(imap_account, received_by(sample_message(1), "mx.163.com; spf=pass smtp.mailfrom=a@b.example"))
+    monkeypatch.setenv("SERVICE_IMAP_PASSWORD", imap_account.password)
+    assert cli("check-mailbox", extra=imap(dovecot, imap_account)) == 0
+    out = capsys.readouterr().out
+    assert "authserv-id（自上而下）: mx.163.com" in out and "trusted_authserv_ids = 未配置" in out
+    assert cli("check-mailbox", extra=imap(dovecot, imap_account) + 'trusted_authserv_ids = ["mx.163.com"]\n') == 0
+    assert "已信任 (trusted): mx.163.com" in capsys.readouterr().out
 
 
 def test_check_mailbox_on_a_local_folder_says_so(cli, capsys):

@@ -17,6 +17,7 @@ import pytest
 from service.ingest.imap import ImapSource
 from service.ingest.imap_session import MailboxLoginError, MailboxUnavailable, describe_mailbox
 from service.model import Fetched
+from tests.auth_builders import received_by
 from tests.dovecot import Account, Dovecot, MemoryState, free_port, sample_message
 
 
@@ -287,6 +288,19 @@ def test_describe_mailbox_reports_capabilities_id_and_folders(dovecot: Dovecot, 
                                 "messages": 2, "configured": True}
     assert folders["已上报"]["messages"] == 1 and folders["已上报"]["configured"] is False
     assert folders["Missing"] == {"name": "Missing", "uidvalidity": None, "messages": None, "configured": True}
+
+
+def test_describe_mailbox_shows_the_authserv_ids_on_the_newest_mail(dovecot: Dovecot, imap_account: Account) -> None:
+    """What staff copy into [mailbox] trusted_authserv_ids: the ids as they stand, topmost first."""
+    assert describe_mailbox(dovecot.mailbox(imap_account))["newest_mail"] is None
+    dovecot.append(imap_account, received_by(sample_message(1), "mx.old.example; spf=pass"))
+    forged_below = received_by(sample_message(2), "mx.163.com; dmarc=pass", sender_host="evil.example")
+    dovecot.append(imap_account, received_by(forged_below, "Mx.163.com; spf=fail smtp.mailfrom=a@b.example; dmarc=fail"))
+
+    newest = describe_mailbox(dovecot.mailbox(imap_account, folders=("Missing", "INBOX")))["newest_mail"]
+    assert newest == {"folder": "INBOX", "uid": 2, "authserv_ids": ["mx.163.com", "mx.163.com"], "trusted": ""}
+    trusting = dovecot.mailbox(imap_account, trusted_authserv_ids=("mx.163.com",))
+    assert describe_mailbox(trusting)["newest_mail"]["trusted"] == "mx.163.com"
 
 
 def test_describe_mailbox_with_a_wrong_password_is_a_login_error(dovecot: Dovecot, imap_account: Account) -> None:

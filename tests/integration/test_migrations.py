@@ -50,7 +50,7 @@ def revision_of(url: str) -> str | None:
 def test_head_is_the_newest_script_and_every_script_is_safe_at_start() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_current_head() == HEAD
-    assert pending_revisions(BASELINE) == [("0002", True), ("0003", True), ("0004", True), ("0005", True)]
+    assert pending_revisions(BASELINE) == [("0002", True), ("0003", True), ("0004", True), ("0005", True), ("0006", True)]
 
 
 def test_the_migration_scripts_build_exactly_the_store_schema(database_url: str) -> None:
@@ -84,6 +84,9 @@ def test_a_database_made_before_migrations_is_stamped_and_upgraded(database_url:
     metadata.create_all(engine, tables=legacy)
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE problems DROP COLUMN number"))  # 0004 adds it
+        for column in ("auth_verdict", "auth_dkim", "auth_dkim_domain", "auth_aligned", "auth_spf", "auth_dmarc",
+                       "auth_authserv_id", "sender_unverified"):  # 0006 adds them
+            conn.execute(text(f"ALTER TABLE results DROP COLUMN {column}"))
     engine.dispose()
 
     Store.open(database_url).close()

@@ -52,6 +52,17 @@ def test_assign_overrides_what_the_rules_said_and_settles_the_attribution_proble
     assert problem_is_open(1, problem("unknown_county", 11), c)
 
 
+def test_confirm_sender_or_assign_credits_a_message_held_as_unverified(config):
+    held = result(1, sender_unverified=True)
+    assert not held.is_version and held.is_candidate
+    assert corrected_result(held, fold(config)).sender_unverified
+    for c in (fold(config, decision(1, "confirm-sender", "1", city="长沙市", address="a@b.cn", register=False)),
+              fold(config, decision(1, "assign", "1", city="长沙市", deadline="progress"))):
+        assert corrected_result(held, c).is_version
+        assert not problem_is_open(1, problem("sender_unverified", 10), c)
+    assert problem_is_open(1, problem("sender_unverified", 10), fold(config, decision(1, "assign", "1", is_report=True)))
+
+
 def test_a_later_assign_refines_an_earlier_one(config):
     c = fold(config, decision(1, "assign", "1", is_report=False),
              decision(2, "assign", "1", city="衡阳市", deadline="summary"))

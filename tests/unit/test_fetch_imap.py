@@ -384,4 +384,8 @@ def test_describe_mailbox_lists_capabilities_id_and_selectable_folders():
         {"name": "已发送", "uidvalidity": 7, "messages": 5, "configured": False},
         {"name": "Missing", "uidvalidity": None, "messages": None, "configured": True},
     ]
-    assert verbs(server)[-1] == "LOGOUT" and "SELECT" not in verbs(server)
+    assert verbs(server)[-1] == "LOGOUT"
+    # The folders are listed by STATUS; only the newest mail's header is read, read-only (EXAMINE, PEEK).
+    assert report["newest_mail"] == {"folder": "INBOX", "uid": 5, "authserv_ids": [], "trusted": ""}
+    assert [c for c in server.calls if c[0] == "SELECT"] == [("SELECT", "INBOX", True)]
+    assert [c for c in server.calls if c[0] == "FETCH"] == [("FETCH", [5], ["BODY.PEEK[HEADER]"])]

@@ -99,9 +99,14 @@ def test_the_subject_replies_once_to_the_original(config, subject: str, expected
     ("no message id", dict(message_id="")),
     ("older than the window (archive import)", dict(received_at=NOW - timedelta(hours=73))),
     ("last year's archive", dict(received_at=datetime(2021, 2, 7, 10, 0, tzinfo=TZ))),
+    ("the sender failed verification (a forger gets nothing back)", dict(verdict="fail")),
 ])
 def test_no_receipt_is_planned_when(config, why: str, overrides: dict):
     assert receipt(config, **overrides) is None
+
+
+def test_mail_whose_sender_was_verified_or_not_checked_gets_its_receipt(config):
+    assert receipt(config, verdict="pass") is not None and receipt(config, verdict="none") is not None
 
 
 def test_mail_just_inside_the_window_still_gets_a_receipt(config):

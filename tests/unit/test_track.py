@@ -69,3 +69,15 @@ def test_a_follow_up_without_a_table_does_not_wipe_the_rows(config):
 
 def test_every_city_and_deadline_has_a_state(config):
     assert len(report_states(config, [], at("2022-01-01T00:00"))) == 14 * 3
+
+
+def test_a_held_version_counts_for_nothing_and_is_named_in_the_reports_problems(config):
+    genuine = ReportVersion(1, "<1>", "长沙市", "progress", at("2022-01-04T10:00"), rows=3, tables=1)
+    forged = ReportVersion(2, "<2>", "长沙市", "progress", at("2022-01-05T10:00"), rows=9, tables=1, held=True)
+    s = state_of(report_states(config, [genuine, forged], at("2022-01-06T12:00")), "长沙市", "progress")
+    assert (s.state, s.message, s.rows, s.versions, s.held) == ("on_time", 1, 3, 1, (2,))
+    assert "confirm-sender 2" in s.problems[0]
+
+    alone = state_of(report_states(config, [forged], at("2022-01-06T12:00")), "长沙市", "progress")
+    assert (alone.state, alone.message, alone.rows, alone.held) == ("missing", 0, 0, (2,))
+    assert "confirm-sender 2" in alone.problems[0]
