@@ -133,3 +133,27 @@ def test_a_forged_report_from_a_registered_address_is_held_until_staff_confirm_i
                if p["code"] == "sender_unverified")
     assert "疑似伪造" not in run(capsys, "digest", "--dry-run", "--now", T_END)
     assert "✗" not in run(capsys, "status", "--now", T_END)
+
+
+def test_the_workbench_message_page_shows_the_verdict_and_the_hold(env, capsys):
+    from starlette.testclient import TestClient
+
+    from service.clock import system_clock
+    from service.config import load_config
+    from service.web import make_web_app
+    from service.web.auth import hash_password
+    from tests.web_helpers import PASSWORDS, csrf_of
+
+    msgs = messages(capsys)
+    real, fake = msgs["<genuine@example.gov.cn>"], msgs["<forged@evil.example>"]
+    app = App.open(load_config(str(env / "service.toml")), fixed_clock(T_END, SHANGHAI))
+    app.store.add_user("ann", "editor", hash_password(PASSWORDS["ann"]), app.clock())
+    try:
+        c = TestClient(make_web_app(app, system_clock(app.config.tz)), follow_redirects=False)
+        token = csrf_of(c.get("/login").text)
+        assert c.post("/login", data=dict(username="ann", password=PASSWORDS["ann"], csrf_token=token)).status_code == 303
+        forged_page, genuine_page = c.get(f"/messages/{fake['id']}").text, c.get(f"/messages/{real['id']}").text
+    finally:
+        app.close()
+    assert "验证失败" in forged_page and "未计入，待确认发件人" in forged_page and "确认发件人" in forged_page
+    assert "已验证" in genuine_page and "d=example.gov.cn，与发件域一致" in genuine_page
