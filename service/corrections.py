@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Sequence
 
 from .app import App
@@ -53,9 +54,20 @@ def check_deadline(config: Config, deadline: str) -> str:
     return deadline
 
 
-def current_view(app: App) -> Snapshot:
-    """What the views see now: the snapshot at now with the decisions taken so far laid over it."""
-    return corrected(app.config, app.store.snapshot().at(app.clock()))
+@dataclass(frozen=True)
+class Seen:
+    """What a decision is checked against, read once: the store's snapshot and its view at now (the
+    decisions taken so far laid over it)."""
+
+    config: Config
+    snapshot: Snapshot
+    view: Snapshot
+    now: datetime
+
+    @classmethod
+    def read(cls, app: App) -> "Seen":
+        snapshot, now = app.store.snapshot(), app.clock()
+        return cls(app.config, snapshot, corrected(app.config, snapshot.at(now)), now)
 
 
 def find_message(view: Snapshot, text: str) -> StoredResult:
@@ -74,14 +86,14 @@ def _number(text: str, what: str) -> int:
         raise WrongArgument(f"{what}应为数字：{text}") from None
 
 
-def plan_assign(app: App, args: argparse.Namespace) -> Planned:
-    r = find_message(current_view(app), args.message)
+def plan_assign(seen: Seen, args: argparse.Namespace) -> Planned:
+    r = find_message(seen.view, args.message)
     arguments: dict = {}
     if args.city or args.deadline:
         if not (args.city and args.deadline):
             raise WrongArgument("归属邮件须同时给出 --city 和 --deadline")
-        arguments = dict(city=find_city(app.config, args.city).name,
-                         deadline=check_deadline(app.config, args.deadline))
+        arguments = dict(city=find_city(seen.config, args.city).name,
+                         deadline=check_deadline(seen.config, args.deadline))
     if args.not_report and args.report:
         raise WrongArgument("--report 与 --not-report 不能同时使用")
     if args.not_report or args.report:
@@ -93,14 +105,14 @@ def plan_assign(app: App, args: argparse.Namespace) -> Planned:
     return Planned("assign", str(r.message), arguments)
 
 
-def plan_ignore(app: App, args: argparse.Namespace) -> Planned:
-    return Planned("ignore", str(find_message(current_view(app), args.message).message), {})
+def plan_ignore(seen: Seen, args: argparse.Namespace) -> Planned:
+    return Planned("ignore", str(find_message(seen.view, args.message).message), {})
 
 
-def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
-    view = current_view(app)
+def plan_confirm_sender(seen: Seen, args: argparse.Namespace) -> Planned:
+    view = seen.view
     r = find_message(view, args.message)
-    raw = next(s for s in app.store.snapshot().results if s.message == r.message)
+    raw = next(s for s in seen.snapshot.results if s.message == r.message)  # what the rules said
     if not r.city:
         raise WrongArgument(f"邮件 #{r.message} 尚未归属市州，无法确认发件人：请先用 assign 指定市州")
     if not (raw.unregistered_sender or raw.sender_unverified):
@@ -113,21 +125,21 @@ def plan_confirm_sender(app: App, args: argparse.Namespace) -> Planned:
     return Planned("confirm-sender", str(r.message), arguments)
 
 
-def _plan_exemption(kind: str) -> Callable[[App, argparse.Namespace], Planned]:
-    def plan(app: App, args: argparse.Namespace) -> Planned:
-        city = find_city(app.config, args.city).name
-        deadline = check_deadline(app.config, args.deadline)
-        exempt = (city, deadline) in current_view(app).corrections.exempt
+def _plan_exemption(kind: str) -> Callable[[Seen, argparse.Namespace], Planned]:
+    def plan(seen: Seen, args: argparse.Namespace) -> Planned:
+        city = find_city(seen.config, args.city).name
+        deadline = check_deadline(seen.config, args.deadline)
+        exempt = (city, deadline) in seen.view.corrections.exempt
         if kind == "unexempt" and not exempt:
-            raise WrongArgument(f"{city} 的“{app.config.deadline(deadline).title}”未登记免报，无需取消")
+            raise WrongArgument(f"{city} 的“{seen.config.deadline(deadline).title}”未登记免报，无需取消")
         if kind == "exempt" and exempt:
-            raise WrongArgument(f"{city} 的“{app.config.deadline(deadline).title}”已登记免报")
+            raise WrongArgument(f"{city} 的“{seen.config.deadline(deadline).title}”已登记免报")
         return Planned(kind, report_key(city, deadline), dict(city=city, deadline=deadline))
     return plan
 
 
-def plan_choose(app: App, args: argparse.Namespace) -> Planned:
-    r = find_message(current_view(app), args.message)
+def plan_choose(seen: Seen, args: argparse.Namespace) -> Planned:
+    r = find_message(seen.view, args.message)
     if r.sender_unverified:
         raise WrongArgument(f"邮件 #{r.message} 的发件人未通过验证，请先核实并确认发件人（confirm-sender {r.message}）")
     if not r.is_version:
@@ -135,12 +147,11 @@ def plan_choose(app: App, args: argparse.Namespace) -> Planned:
     return Planned("choose", str(r.message), {})
 
 
-def plan_resolve(app: App, args: argparse.Namespace) -> Planned:
+def plan_resolve(seen: Seen, args: argparse.Namespace) -> Planned:
     number = _number(args.problem, "问题编号")
-    snapshot = app.store.snapshot()
-    if not any(p.number == number for found in snapshot.problems.values() for p in found):
+    if not any(p.number == number for found in seen.snapshot.problems.values() for p in found):
         raise WrongArgument(f"没有编号为 {number} 的问题（编号见 `messages`）")
-    resolved = number in corrected(app.config, snapshot.at(app.clock())).corrections.resolved
+    resolved = number in seen.view.corrections.resolved
     if args.reopen and not resolved:
         raise WrongArgument(f"问题 {number} 并未标记为已处理")
     if not args.reopen and resolved:
@@ -148,7 +159,7 @@ def plan_resolve(app: App, args: argparse.Namespace) -> Planned:
     return Planned("reopen" if args.reopen else "resolve", str(number), {})
 
 
-PLANNERS: dict[str, Callable[[App, argparse.Namespace], Planned]] = {
+PLANNERS: dict[str, Callable[[Seen, argparse.Namespace], Planned]] = {
     "assign": plan_assign, "ignore": plan_ignore, "confirm-sender": plan_confirm_sender,
     "exempt": _plan_exemption("exempt"), "unexempt": _plan_exemption("unexempt"),
     "choose": plan_choose, "resolve": plan_resolve,
@@ -172,25 +183,26 @@ def take_decision(app: App, kind: str, fields: dict, by: str, note: str) -> tupl
     by = by.strip()[:100]
     if not by:
         raise WrongArgument("须说明由谁作出决定")
+    seen = Seen.read(app)  # one read: the checks and the states before the decision
     if kind == "undo":
-        target = check_undo(app, args.decision)
+        target = check_undo(seen, args.decision)
     elif kind not in PLANNERS:
         raise WrongArgument(f"未知的处理类别：{kind}")
     else:
-        planned = PLANNERS[kind](app, args)
-    now = app.clock()
-    before = states_now(app)
+        planned = PLANNERS[kind](seen, args)
+    before = states_at(seen.config, seen.snapshot, seen.now)
     if kind == "undo":
-        decision = app.store.undo_decision(target.id, by, note or "", now)
+        decision = app.store.undo_decision(target.id, by, note or "", seen.now)
     else:
-        decision = app.store.record_decision(planned.kind, planned.target, planned.arguments, by, note or "", now)
+        decision = app.store.record_decision(planned.kind, planned.target, planned.arguments, by, note or "",
+                                             seen.now)
     return decision, state_changes(app.config, before, states_now(app))
 
 
-def check_undo(app: App, text: str) -> Decision:
+def check_undo(seen: Seen, text: str) -> Decision:
     """The decision `text` names, when it can still be taken back."""
     number = _number(text, "决定编号")
-    target = next((d for d in app.store.decisions() if d.id == number), None)
+    target = next((d for d in seen.snapshot.decisions if d.id == number), None)
     if target is None:
         raise WrongArgument(f"没有编号为 {number} 的决定（见 `decisions`）")
     if target.kind == "undo":

@@ -58,3 +58,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_server").new_database()
 
 # --- end PostgreSQL --------------------------------------------------------------------------------
+
+
+# --- SMTP: a real aiosmtpd server per test -------------------------------------------------------
+from tests.smtp_server import SmtpServer  # noqa: E402  (grouped with its fixture)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """An aiosmtpd server on a free loopback port that keeps what it receives."""
+    server = SmtpServer.start()
+    yield server
+    server.stop()

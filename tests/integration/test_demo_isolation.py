@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import tomli_w
 
 from service.cli import main
@@ -16,13 +15,6 @@ from tests.dovecot import Account, Dovecot
 from tests.smtp_server import HOST, SmtpServer
 
 SMTP_PASSWORD = "AuthCodeXyz123"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer.start()
-    yield server
-    server.stop()
 
 
 def live_config(tmp_path: Path, dovecot: Dovecot, account: Account, smtp: SmtpServer) -> Path:

@@ -15,7 +15,11 @@ from typing import Iterable, Iterator
 import pytest
 
 from service.ingest.imap import ImapSource
-from service.ingest.imap_session import MailboxLoginError, MailboxUnavailable, describe_mailbox
+from service.ingest.imap_session import (
+    MailboxLoginError,
+    MailboxUnavailable,
+    describe_mailbox,
+)
 from service.model import Fetched
 from tests.auth_builders import received_by
 from tests.dovecot import Account, Dovecot, MemoryState, free_port, sample_message

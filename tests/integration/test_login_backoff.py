@@ -13,14 +13,6 @@ import pytest
 from service.cli import main
 from tests.dovecot import Account, Dovecot
 from tests.integration.test_worker import Env, imap_section, wait_until
-from tests.smtp_server import SmtpServer
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer.start()
-    yield server
-    server.stop()
 
 
 def login_attempts(dovecot: Dovecot, account: Account, since: int, refused: bool = True) -> int:

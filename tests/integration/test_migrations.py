@@ -15,7 +15,13 @@ from sqlalchemy import inspect, text
 
 from service.cli import main
 from service.store import Store, make_engine
-from service.store.migrations import BASELINE, HEAD, SchemaError, alembic_config, pending_revisions
+from service.store.migrations import (
+    BASELINE,
+    HEAD,
+    SchemaError,
+    alembic_config,
+    pending_revisions,
+)
 from service.store.schema import metadata
 
 NOW = datetime(2022, 1, 5, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

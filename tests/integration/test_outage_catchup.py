@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from service.cli import main
-from service.store import Store
 from tests.builders import make_email
 from tests.conftest import DEFAULT_TOML
 from tests.dovecot import Account, Dovecot, free_port
@@ -21,13 +19,6 @@ from tests.smtp_server import HOST, SmtpServer
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer.start()
-    yield server
-    server.stop()
 
 
 def write_config(tmp_path: Path, mailbox: str, smtp: SmtpServer) -> Path:

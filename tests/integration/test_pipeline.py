@@ -12,8 +12,8 @@ from service.ingest import pipeline, pool
 from service.ingest.derive import Job
 from service.model import Fetched
 from tests.builders import make_email
-from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
 from tests.store_helpers import record_one, stored
+from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 2, 10, 12, 0, tzinfo=TZ)

@@ -3,7 +3,6 @@ after the due day is late, a second version names the earlier one it replaces.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,13 +17,6 @@ from tests.smtp_server import HOST, SmtpServer
 from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

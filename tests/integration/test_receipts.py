@@ -3,7 +3,6 @@ addresses get one, a forged sender's city is told instead, and an address gets a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,13 +19,6 @@ from tests.table_builders import HEADER, SAMPLE_ROWS, make_xlsx
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 2, 7, 17, 0, tzinfo=TZ)
 PHISHING = "长沙市活动总结 补贴申领请登录 http://hunan-gov.example.com/login 或 evil.com/pay"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -12,14 +12,7 @@ from service.cli import main
 from service.store import Store
 from tests.conftest import DEFAULT_TOML
 from tests.dovecot import Account, Dovecot
-from tests.smtp_server import HOST, SmtpServer
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer.start()
-    yield server
-    server.stop()
+from tests.smtp_server import HOST
 
 
 @pytest.fixture

@@ -23,10 +23,15 @@ from service.ingest import pipeline
 from service.model import Fetched, MessageResult, Problem, ReportRow
 from service.report.sheets import cell_text
 from service.report.summary import COLUMNS, PROBLEM_COLUMNS
-from service.report.workbook import csv_bytes, export_bytes, summary_workbook_bytes, write_atomically
+from service.report.workbook import (
+    csv_bytes,
+    export_bytes,
+    summary_workbook_bytes,
+    write_atomically,
+)
 from tests.builders import make_email
-from tests.table_builders import SAMPLE_ROWS, make_csv, make_xlsx, template_rows
 from tests.store_helpers import record_one
+from tests.table_builders import SAMPLE_ROWS, make_csv, make_xlsx, template_rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 CITIES = ["长沙市", "株洲市", "湘潭市", "衡阳市", "邵阳市", "岳阳市", "常德市", "张家界市", "益阳市", "郴州市",

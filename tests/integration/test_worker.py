@@ -151,13 +151,6 @@ timeout = 10.0
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def imap_env(tmp_path, database_url, smtp, dovecot, imap_account) -> Env:
     env = Env(tmp_path, database_url, smtp, imap_section(dovecot, imap_account), poll_interval=30)
     env.env["SERVICE_IMAP_PASSWORD"] = imap_account.password

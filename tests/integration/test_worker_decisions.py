@@ -2,13 +2,12 @@
 the worker against aiosmtpd, the decision through the CLI on the same database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.integration.test_worker import Env, plan_report, reap_workers, smtp, wait_until  # noqa: F401 - fixtures
+from tests.integration.test_worker import Env, plan_report, reap_workers, wait_until  # noqa: F401 - fixture
 from tests.smtp_server import SmtpServer
 
 

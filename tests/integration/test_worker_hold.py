@@ -6,7 +6,12 @@ from __future__ import annotations
 import signal
 
 from tests.dovecot import Account, Dovecot
-from tests.integration.test_worker import Env, imap_section, reap_workers, smtp, wait_until  # noqa: F401
+from tests.integration.test_worker import (  # noqa: F401
+    Env,
+    imap_section,
+    reap_workers,
+    wait_until,
+)
 
 
 def test_the_worker_holds_reminders_while_the_login_is_refused_and_sends_them_after_a_good_poll(
