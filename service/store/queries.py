@@ -38,6 +38,7 @@ from ..model import (
     StoredResult,
 )
 from .accounts import Accounts
+from .changes import count_rewrite
 from .decision_log import DecisionLog
 from .records import (
     read_problems,
@@ -212,14 +213,16 @@ class Store(DecisionLog, Accounts):
                      if m not in already]
             if fresh:
                 conn.execute(insert(quarantine), fresh)
-            for table in DERIVED:
-                conn.execute(delete(table).where(table.c.message.in_(ids)))
+            replaced = [conn.execute(delete(table).where(table.c.message.in_(ids))).rowcount for table in DERIVED]
+            if any(replaced):  # derived before: readers that keep records (ChangeToken's users) read again
+                count_rewrite(conn)
             write_derived(conn, derived)
 
     def clear_all_derived(self) -> None:
         with self.engine.begin() as conn:
             for table in DERIVED:
                 conn.execute(delete(table))
+            count_rewrite(conn)
 
     def quarantined(self) -> dict[int, str]:
         """Messages set aside (message -> reason): `reprocess` leaves them alone unless asked."""
@@ -361,6 +364,7 @@ class Store(DecisionLog, Accounts):
             for table in (*DERIVED, deliveries, quarantine, problem_numbers):
                 conn.execute(delete(table).where(table.c.message.in_(ids)))
             conn.execute(delete(messages).where(messages.c.id.in_(ids)))
+            count_rewrite(conn)
 
     def delete_sent(self, keys: Iterable[str]) -> None:
         with self.engine.begin() as conn:

@@ -142,8 +142,23 @@ def read_version_rows(conn: Connection) -> dict[int, tuple[ReportRow, ...]]:
     return _grouped_rows(conn, select(rows))
 
 
-def read_row_counts(conn: Connection) -> dict[int, int]:
-    return {m: n for m, n in conn.execute(select(rows.c.message, func.count()).group_by(rows.c.message))}
+def read_row_counts(conn: Connection, message_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """message -> rows stored, of every message that has any (or of `message_ids`)."""
+    query = select(rows.c.message, func.count()).group_by(rows.c.message)
+    if message_ids is not None:
+        query = query.where(rows.c.message.in_(list(message_ids)))
+    return {m: n for m, n in conn.execute(query)}
+
+
+def read_figures(conn: Connection, message_ids: Iterable[int]) -> dict[int, tuple[tuple, ...]]:
+    """message -> its rows' figures (METRIC_FIELDS order, exact decimals), rows in position order: what a
+    view of the figures alone needs, without reading and keeping each row's text."""
+    found: dict[int, list[tuple]] = {}
+    query = (select(rows.c.message, *(rows.c[f] for f in METRIC_FIELDS))
+             .where(rows.c.message.in_(list(message_ids))).order_by(rows.c.message, rows.c.position))
+    for message, *figures in conn.execute(query):
+        found.setdefault(message, []).append(tuple(exact_figure(f) for f in figures))
+    return {m: tuple(listed) for m, listed in found.items()}
 
 
 @contextmanager

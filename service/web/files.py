@@ -55,7 +55,7 @@ def workbook(visit: Visit) -> Response:
 def api_status(visit: Visit) -> Response:
     """GET /api/status: `status --json` (anonymous: 401)."""
     app, now = visit.app, visit.app.clock()
-    snapshot = app.store.snapshot()
+    snapshot = visit.request.app.state.web.kept.current()  # store/kept.py: read again only after a change
     text = status_json(app.config, states_at(app.config, snapshot, now), now, registered_at(app.config, snapshot, now))
     return Response(text, media_type="application/json; charset=utf-8", headers={"cache-control": "no-store"})
 

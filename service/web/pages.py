@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..store.kept import KeptSnapshot
 from . import views
 from .guard import Visit, page
 
@@ -18,6 +19,11 @@ def render(visit: Visit, name: str, context: dict, status: int = 200) -> Respons
                                  may_edit=visit.user.may_edit), status)
 
 
+def _kept(visit: Visit) -> KeptSnapshot:
+    """The web process's kept snapshot (store/kept.py): read again only in part, after a change."""
+    return visit.request.app.state.web.kept
+
+
 def not_found(text: str) -> Response:
     return PlainTextResponse(text, status_code=404)
 
@@ -25,13 +31,12 @@ def not_found(text: str) -> Response:
 @page()
 def overview(visit: Visit) -> Response:
     web = visit.request.app.state.web
-    return render(visit, "overview.html.j2", views.overview(visit.app, visit.app.clock(), web.figures,
-                                                            web.session_clock()))
+    return render(visit, "overview.html.j2", views.overview(visit.app, web.kept, web.figures, visit.app.clock()))
 
 
 @page()
 def city(visit: Visit) -> Response:
-    found = views.city_page(visit.app, visit.request.path_params["name"], visit.app.clock())
+    found = views.city_page(visit.app, _kept(visit), visit.request.path_params["name"], visit.app.clock())
     return render(visit, "city.html.j2", found) if found else not_found("没有这个市州")
 
 
@@ -47,7 +52,7 @@ def message(visit: Visit) -> Response:
 @page()
 def problems(visit: Visit) -> Response:
     query = visit.request.query_params
-    found = views.problems_page(visit.app, visit.app.clock(), query.get("city", ""), query.get("kind", ""))
+    found = views.problems_page(visit.app, _kept(visit), visit.app.clock(), query.get("city", ""), query.get("kind", ""))
     return render(visit, "problems.html.j2", found)
 
 
@@ -66,7 +71,7 @@ def letter(visit: Visit) -> Response:
 @page()
 def decisions(visit: Visit) -> Response:
     """The audit log, newest first; a decision whose target is gone says so (as `decisions` does)."""
-    return render(visit, "decisions.html.j2", dict(decisions=views.decisions_page(visit.app)))
+    return render(visit, "decisions.html.j2", dict(decisions=views.decisions_page(visit.app, _kept(visit))))
 
 
 ROUTES = [

@@ -21,10 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..app import App
 from ..clock import Clock
 from ..config import Config
+from ..store.kept import KeptSnapshot
 from ..text import escaped
 from . import actions, files, login, pages
 from .auth import LoginThrottle
-from .views import FigureCache
+from .figures import CityFigures
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -42,8 +43,12 @@ class Web:
     app: App
     session_clock: Clock
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    figures: FigureCache = field(default_factory=FigureCache)
+    figures: CityFigures = field(default_factory=CityFigures)
+    kept: KeptSnapshot = field(init=False)  # the store's state between requests (store/kept.py)
     templates: Environment = field(default_factory=lambda: template_environment())
+
+    def __post_init__(self) -> None:
+        self.kept = KeptSnapshot(self.app.store)
 
     def render(self, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         page = self.templates.get_template(name).render(config=self.app.config, **context)

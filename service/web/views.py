@@ -7,7 +7,6 @@ import email
 import email.policy
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,44 +20,21 @@ from ..model import Snapshot
 from ..outgoing.remind import recipients_for, reminder_slots
 from ..outgoing.transports import safe_filename
 from ..parse import parse_message
-from ..report.summary import summary_at
+from ..store.kept import KeptSnapshot
 from . import charts
+from .figures import CityFigures
 
 SOURCE_ZH = {"sender": "发件地址（已登记邮箱）", "subject": "邮件标题", "filename": "附件文件名", "unit": "表格的填报单位",
              "body": "邮件正文", "staff": "人工指定", "keyword": "标题或附件名中的关键词", "date": "收到日期（最近的未截止节点）",
              "": "未能判断"}
 KIND_ZH = {"receipt": "回执", "reminder": "催报提醒", "digest": "每日汇总", "notice": "通知"}
-CITY_FIGURES = (("参与人数", " 人", -3), ("商品数", " 件", -2), ("销售额", " 万元", -1))  # 概况's last columns
 
 
-@dataclass
-class FigureCache:
-    """The per-city figure charts of the last overview and what they were drawn from.
-
-    They need every report version's rows (the workbook's plausibility checks compare versions): 200,000
-    rows take seconds to read, so they are drawn again only when the report states (versions in force,
-    rows per version) or the decisions changed, or after MAX_AGE (a `reprocess` that changes figures
-    without changing any count). One per web process."""
-
-    key: tuple = ()
-    charts: list[str] = field(default_factory=list)
-    drawn_at: datetime | None = None
-    MAX_AGE = timedelta(minutes=10)
-
-    def charts_for(self, app: App, key: tuple, now: datetime, wall: datetime) -> list[str]:
-        if key != self.key or self.drawn_at is None or wall - self.drawn_at > self.MAX_AGE:
-            self.charts = _cities_charts(app, app.store.snapshot(with_rows=True), now)
-            self.key, self.drawn_at = key, wall
-        return self.charts
-
-
-def overview(app: App, now: datetime, figures: FigureCache, wall: datetime) -> dict[str, Any]:
-    """总览: the matrix, the worker's health, the next reminders and the pictures (wall: the real time,
-    for the age of the cached figure charts)."""
-    config, snapshot = app.config, app.store.snapshot()
-    view = corrected(config, snapshot.at(now))  # laid over once: states_at and the day chart share it
+def overview(app: App, kept: KeptSnapshot, figures: CityFigures, now: datetime) -> dict[str, Any]:
+    """总览: the matrix, the worker's health, the next reminders and the pictures."""
+    config, snapshot = app.config, kept.current()
+    view = corrected(config, snapshot.at(now))  # laid over once: states_at, the charts and the day chart share it
     states = states_at(config, view, now)
-    key = (tuple(states), tuple((d.id, d.undone_by) for d in snapshot.decisions), tuple(snapshot.row_counts.items()))
     by_key = {(s.city, s.deadline): s for s in states}
     matrix = [{"city": city.name, "cells": [_cell(app, by_key.get((city.name, d.id)), city.name, d)
                                              for d in config.deadlines]} for city in config.cities]
@@ -67,7 +43,7 @@ def overview(app: App, now: datetime, figures: FigureCache, wall: datetime) -> d
     alive = bool(ok and now - ok <= timedelta(minutes=config.health.max_poll_age_minutes))
     return dict(matrix=matrix, deadlines=config.deadlines, now=now, last_poll_ok=ok, worker_alive=alive,
                 health_problems=health_problems(config, values, now), reminders=next_reminders(app, states, now),
-                chart_days=_days_chart(app, view), chart_cities=figures.charts_for(app, key, now, wall))
+                chart_days=_days_chart(app, view), chart_cities=figures.charts(config, kept, view, states))
 
 
 def _cell(app: App, state: Any, city: str, deadline: Any) -> dict[str, Any]:
@@ -97,18 +73,9 @@ def _days_chart(app: App, view: Snapshot) -> str:
     return charts.reports_per_day(counts, [(d.due, d.title) for d in app.config.deadlines])
 
 
-def _cities_charts(app: App, snapshot: Snapshot, now: datetime) -> list[str]:
-    """One bar chart per summary figure (参与人数, 商品数, 销售额) of the workbook's 概况 lines."""
-    summary = summary_at(app.config, snapshot, now)
-    lines = summary.overview[:-1]  # the last line is the province total
-    return [charts.per_city([(str(line[0]), line[column]) for line in lines], unit,
-                            f"各市州{title}（{summary.deadline.title}）")
-            for title, unit, column in CITY_FIGURES]
-
-
-def _view(app: App, now: datetime) -> tuple[Snapshot, Snapshot]:
+def _view(app: App, kept: KeptSnapshot, now: datetime) -> tuple[Snapshot, Snapshot]:
     """(the snapshot as read, its view at `now` with the decisions laid over it)."""
-    snapshot = app.store.snapshot()
+    snapshot = kept.current()
     return snapshot, corrected(app.config, snapshot.at(now))
 
 
@@ -118,12 +85,12 @@ def _problems(snapshot: Snapshot, view: Snapshot, message: int) -> list[dict[str
                  open=problem_is_open(message, p, view.corrections)) for p in snapshot.problems.get(message, ())]
 
 
-def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
+def city_page(app: App, kept: KeptSnapshot, name: str, now: datetime) -> dict[str, Any] | None:
     """A city's messages, the version in force per deadline, its rows, contacts, letters sent to it."""
     city = next((c for c in app.config.cities if c.name == name), None)
     if city is None:
         return None
-    snapshot, view = _view(app, now)
+    snapshot, view = _view(app, kept, now)
     states = [s for s in states_at(app.config, view, now) if s.city == name]
     mine = [r for r in view.results if r.city == name]
     in_force = [s.message for s in states if s.message]
@@ -173,9 +140,9 @@ def parsed_message(app: App, number: int) -> tuple[Any, str]:
     return parse_message(raw, app.config.limits, app.config.tz), ""
 
 
-def problems_page(app: App, now: datetime, city: str, kind: str) -> dict[str, Any]:
+def problems_page(app: App, kept: KeptSnapshot, now: datetime, city: str, kind: str) -> dict[str, Any]:
     """Every problem (open first, newest first), filtered by city and kind (code)."""
-    snapshot, view = _view(app, now)
+    snapshot, view = _view(app, kept, now)
     city_of = {r.message: r.city for r in view.results}
     found = [dict(p, message=m, city=city_of.get(m)) for m in city_of for p in _problems(snapshot, view, m)]
     kinds = sorted({p["code"] for p in found})
@@ -191,11 +158,11 @@ def outgoing_page(app: App) -> dict[str, Any]:
     return dict(sent=sent, due=preview.due, held=preview.held, kind_zh=KIND_ZH)
 
 
-def decisions_page(app: App) -> list[dict[str, Any]]:
+def decisions_page(app: App, kept: KeptSnapshot) -> list[dict[str, Any]]:
     """The audit log, newest first, each with why it no longer applies ("" when it does)."""
     from ..corrections import decision_document
 
-    snapshot = app.store.snapshot()
+    snapshot = kept.current()
     stale = dict((d.id, why) for d, why in corrected(app.config, snapshot).corrections.stale)
     return [decision_document(app.config, d, stale.get(d.id, "")) for d in reversed(snapshot.decisions)]
 

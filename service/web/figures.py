@@ -1,0 +1,82 @@
+"""总览's per-city figure charts (shell): the workbook's 概况 figures (参与人数, 商品数, 销售额) of each
+city for the latest deadline with tables, kept per city between requests.
+
+Input: the view at `now` (decisions laid over), its report states and the kept snapshot (for the rows'
+figures); output: one SVG per figure. A city's line is the workbook's (report.summary's functions, on
+that city's versions alone) and is worked out again only when its versions or states changed; each
+version's figures are read once, until the store counts a rewrite of derived records (reprocess).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+from ..config import Config
+from ..model import ReportRow, ReportState, Snapshot, StoredResult
+from ..report.summary import (
+    METRICS,
+    city_figures,
+    doubted_cells,
+    figure_doubts,
+    latest_deadline_with_rows,
+    summary_rows,
+)
+from ..store.kept import KeptSnapshot
+from . import charts
+
+CITY_FIGURES = (("参与人数", " 人", -3), ("商品数", " 件", -2), ("销售额", " 万元", -1))  # 概况's last columns
+
+
+def figure_row(figures: tuple) -> ReportRow:
+    """A row holding only its figures (METRICS order): all the plausibility checks and the sums read.
+    The one place the charts build rows (the table templates of issue 15 change it here)."""
+    return ReportRow(filename="", sheet="", source_row=0, seq="", county="", organiser="", name="", content="",
+                     effect="", note="", **dict(zip(METRICS, figures)))
+
+
+class CityFigures:
+    """The charts' inputs kept by one web process: each version's figure rows, each city's figure line."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rewrites = -1
+        self.rows: dict[int, tuple[ReportRow, ...]] = {}  # message -> its figure rows (() when none)
+        self.lines: dict[str, tuple[Any, list]] = {}  # city -> (what its line was worked out from, line)
+
+    def charts(self, config: Config, kept: KeptSnapshot, view: Snapshot, states: Sequence[ReportState]) -> list[str]:
+        """One bar chart per summary figure, cities in the official order."""
+        deadline = config.deadline(latest_deadline_with_rows(config, states))
+        versions = [r for r in view.results if r.is_version and r.deadline == deadline.id]  # version_messages
+        with self.lock:
+            self._read_rows(kept, {r.message for r in versions})
+            lines = [(city.name, self._line(config, city.name, deadline.id, versions, states))
+                     for city in config.cities]
+        return [charts.per_city([(name, line[column]) for name, line in lines], unit,
+                                f"各市州{title}（{deadline.title}）")
+                for title, unit, column in CITY_FIGURES]
+
+    def _read_rows(self, kept: KeptSnapshot, wanted: set[int]) -> None:
+        if kept.rewrites != self.rewrites:  # derived records rewritten: nothing kept can be trusted
+            self.rows.clear()
+            self.lines.clear()
+            self.rewrites = kept.rewrites
+        for gone in set(self.rows) - wanted:
+            del self.rows[gone]
+        missing = wanted - set(self.rows)
+        found = kept.figures(missing) if missing else {}
+        self.rows.update({m: tuple(figure_row(f) for f in found.get(m, ())) for m in missing})
+
+    def _line(self, config: Config, city: str, deadline: str, versions: list[StoredResult],
+              states: Sequence[ReportState]) -> list:
+        """[activities, participants, products, sales] of one city, as the workbook's 概况 line has them."""
+        mine = [s for s in states if s.city == city]
+        results = [r for r in versions if r.city == city]
+        key = (deadline, mine, results)
+        known = self.lines.get(city)
+        if known is None or known[0] != key:
+            rows = {r.message: self.rows[r.message] for r in results if self.rows.get(r.message)}
+            received = {r.message: r.received_at for r in results}
+            table = summary_rows(config, mine, deadline, rows, received)
+            cells = doubted_cells(config, mine, deadline, rows, figure_doubts(config, mine, deadline, rows, results))
+            known = self.lines[city] = (key, city_figures(table, [city], cells)[0])
+        return known[1]
