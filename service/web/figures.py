@@ -43,7 +43,8 @@ class CityFigures:
         self.rows: dict[int, tuple[ReportRow, ...]] = {}  # message -> its figure rows (() when none)
         self.lines: dict[str, tuple[Any, list]] = {}  # city -> (what its line was worked out from, line)
 
-    def charts(self, config: Config, kept: KeptSnapshot, view: Snapshot, states: Sequence[ReportState]) -> list[str]:
+    def charts(self, config: Config, kept: KeptSnapshot, view: Snapshot,
+               states: Sequence[ReportState]) -> list[str]:
         """One bar chart per summary figure, cities in the official order."""
         deadline = config.deadline(latest_deadline_with_rows(config, states))
         versions = [r for r in view.results if r.is_version and r.deadline == deadline.id]  # version_messages
