@@ -46,7 +46,10 @@ class ChangeToken:
                 return ("sqlite", self.held.cursor().execute("PRAGMA data_version").fetchone()[0])
         if dialect == "postgresql":
             with self.engine.connect() as conn:
-                return ("postgresql", conn.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar())
+                # pg_current_snapshot from PostgreSQL 13; txid_current_snapshot, its older name, before
+                name = "pg_current_snapshot" if (conn.dialect.server_version_info or (0,)) >= (13,) \
+                    else "txid_current_snapshot"
+                return ("postgresql", conn.exec_driver_sql(f"SELECT {name}()::text").scalar())
         return None
 
     def close(self) -> None:

@@ -82,7 +82,9 @@ class KeptSnapshot:
                 kept = set(self.derived.results)
                 self.derived.drop(kept - now_there)
                 self.derived.add(conn, now_there - kept)
-            self.rewrites = rewrites
+            # without a token (neither SQLite nor PostgreSQL) rewrites are not counted: a new value on each
+            # read tells the users of `rewrites` (the web's figure charts) to keep nothing either
+            self.rewrites = rewrites if incremental else min(self.rewrites, 0) - 1
             d = self.derived
             return Snapshot(
                 results=tuple(d.results[m] for m in sorted(d.results)), problems=dict(sorted(d.problems.items())),
