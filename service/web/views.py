@@ -1,6 +1,7 @@
-"""What each page shows, from one snapshot of the store per request, as at `now` (shell): the one
-module of the web package that reads the store's records. Input: the App and `now`; output: plain
-dicts and records for the templates (text from mail is escaped by the templates, never here)."""
+"""What each page shows, from the web process's kept snapshot (store/kept.py: read again only after a
+commit), as at `now` (shell): with figures.py, the web package's reader of the store's records. Input: the
+App, the kept snapshot and `now`; output: plain dicts and records for the templates (text from mail is
+escaped by the templates, never here)."""
 from __future__ import annotations
 
 import email
