@@ -1,9 +1,12 @@
 """Benchmark the workbench's pages: server time of `/`, a city page and a message page with 2,000
-messages and 200,000 rows in a SQLite store (issue 13's target: under 100 ms each).
+messages and 200,000 rows in a SQLite store (issue 13's target: under 100 ms each), warm and on the first
+request after a change.
 
 Run: python bench/bench_web.py [--messages 2000] [--rows 100] [--repeat 7]. Prints a table and writes
 bench/results/web.json. Time is measured around the ASGI call (Starlette's TestClient, no network):
-routing, session check, one snapshot read, the views and the template.
+routing, session check, the kept snapshot (read again after a change), the views and the template.
+Changes: new mail recorded by a second App on the same database (its own engine and connections, as the
+`run` worker's process), and a `choose` decision posted in the page; each followed by one timed request.
 """
 from __future__ import annotations
 
