@@ -28,7 +28,6 @@ SOURCE_ZH = {"sender": "发件地址（已登记邮箱）", "subject": "邮件�
              "body": "邮件正文", "staff": "人工指定", "keyword": "标题或附件名中的关键词", "date": "收到日期（最近的未截止节点）",
              "": "未能判断"}
 KIND_ZH = {"receipt": "回执", "reminder": "催报提醒", "digest": "每日汇总", "notice": "通知"}
-CITY_FIGURES = (("参与人数", " 人", -3), ("商品数", " 件", -2), ("销售额", " 万元", -1))  # 概况's last columns
 
 
 @dataclass
@@ -98,12 +97,13 @@ def _days_chart(app: App, view: Snapshot) -> str:
 
 
 def _cities_charts(app: App, snapshot: Snapshot, now: datetime) -> list[str]:
-    """One bar chart per summary figure (参与人数, 商品数, 销售额) of the workbook's 概况 lines."""
+    """One bar chart per summary figure (the table template's numeric fields) of the workbook's 概况 lines."""
     summary = summary_at(app.config, snapshot, now)
     lines = summary.overview[:-1]  # the last line is the province total
-    return [charts.per_city([(str(line[0]), line[column]) for line in lines], unit,
-                            f"各市州{title}（{summary.deadline.title}）")
-            for title, unit, column in CITY_FIGURES]
+    figures = summary.layout.figures
+    return [charts.per_city([(str(line[0]), line[len(line) - len(figures) + k]) for line in lines],
+                            f" {f.unit}" if f.unit else "", f"各市州{f.name_zh}（{summary.deadline.title}）")
+            for k, f in enumerate(figures)]
 
 
 def _view(app: App, now: datetime) -> tuple[Snapshot, Snapshot]:
@@ -132,7 +132,7 @@ def city_page(app: App, name: str, now: datetime) -> dict[str, Any] | None:
     return dict(city=city, states=[dict(state=s, deadline=app.config.deadline(s.deadline),
                                         label=state_label(app.config, name, app.config.deadline(s.deadline), s.state))
                                    for s in states],
-                messages=mine, rows=rows, units=units, sent=[s for s in snapshot.sent if s.city == name],
+                messages=mine, rows=rows, fields=app.config.template.fields, units=units, sent=[s for s in snapshot.sent if s.city == name],
                 kind_zh=KIND_ZH, ignored=view.corrections.ignored,
                 titles={d.id: d.title for d in app.config.deadlines})
 
@@ -150,7 +150,7 @@ def message_page(app: App, number: int, now: datetime) -> dict[str, Any] | None:
     parsed, why_not = parsed_message(app, number)
     applied = set(view.corrections.by_message.get(number, []))
     return dict(r=result, parsed=parsed, why_not=why_not, attachments=result.attachments,
-                rows=app.store.rows([number]).get(number, ()), problems=_problems(snapshot, view, number),
+                rows=app.store.rows([number]).get(number, ()), fields=app.config.template.fields, problems=_problems(snapshot, view, number),
                 city_source=SOURCE_ZH.get(result.city_source, result.city_source),
                 deadline_source=SOURCE_ZH.get(result.deadline_source, result.deadline_source),
                 ignored=number in view.corrections.ignored, decisions=[d for d in snapshot.decisions if d.id in applied],
