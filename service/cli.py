@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import corrections, jobs
+from . import check_config, corrections, jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import Config, load_config
@@ -433,6 +433,8 @@ COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
     "remind": (cmd_remind, "发送到期的催报提醒 (send the reminders due now)"),
     "digest": (cmd_digest, "生成并发送每日汇总 (build and send the daily digest)"),
     "run": (cmd_run, "常驻运行：收信、提醒、每日汇总 (the long-running worker: poll, remind, digest)"),
+    "check-config": (lambda _config, args: check_config.cmd_check_config(args),
+                     "检查配置文件并列出活动安排 (validate a config file and show what the campaign will do)"),
     "migrate": (cmd_migrate, "升级数据库结构 (apply database schema migrations)"),
     "check-mailbox": (cmd_check_mailbox, "检查邮箱登录与文件夹 (log in to the mailbox and list its folders)"),
     "purge": (cmd_purge, "删除某日期之前的邮件与数据 (delete mail and data from before a date)"),
@@ -498,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="with --now: service time runs this many times as fast (demos, tests)")
     commands["run"].add_argument("--standby", action="store_true",
                                  help="when another worker runs, wait and take over when it stops")
+    commands["check-config"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["check-mailbox"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["purge"].add_argument("--before", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD",
                                    help="everything received before this day")
@@ -601,6 +604,8 @@ def quiet_stdout() -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.command == "check-config":  # loads the file itself: its error is the command's answer (exit 2)
+        return check_config.cmd_check_config(args)
     try:
         config = load_config(args.config, shipped_fallback=args.command == "demo")
         if args.command in WITHOUT_APP:
