@@ -112,8 +112,9 @@ def deadline_plan(config: Config, deadline: Deadline, now: datetime) -> Deadline
 def table_of(config: Config, deadline: Deadline) -> str | None:
     """The table id a deadline's report carries: `table = "..."` once templates exist; before them the
     one deadline `config.table_deadline` names carries the built-in 附件1 table."""
-    if hasattr(deadline, "table"):
-        return getattr(deadline, "table")
+    named = getattr(deadline, "table", "")  # "" only before Deadline has the key
+    if named != "":
+        return named
     return "附件1" if deadline.id == config.table_deadline.id else None
 
 
