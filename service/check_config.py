@@ -112,10 +112,11 @@ def _when(at: datetime) -> str:
 
 
 def _aligned(rows: list[list[str]]) -> list[str]:
-    """Rows of cells padded to each column's display width (a Chinese character is two columns)."""
+    """Rows of cells padded to each column's display width (a Chinese character is two columns); a column
+    empty in every row is left out."""
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    return ["  " + "  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip()
-            for row in rows]
+    return ["  " + "  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row) if widths[i])
+            .rstrip() for row in rows]
 
 
 def _width(text: str) -> int:
