@@ -98,9 +98,17 @@ def cities() -> list[City]:
     return [City.model_validate(c) for c in tomllib.loads(CONFIG.read_text(encoding="utf-8"))["cities"]]
 
 
+def enterprise_lists(seed: int = 2027) -> dict[str, list[list[object]]]:
+    """The enterprise rows each list carries (the e2e test compares the workbook with them)."""
+    rng = random.Random(seed)
+    cs, zz, yy, cd, _ = cities()
+    sizes = {"changsha": (cs, 4), "changsha_resent": (cs, 6), "zhuzhou": (zz, 3), "yueyang": (yy, 5), "changde": (cd, 2)}
+    return {name: enterprise_rows(rng, city, n) for name, (city, n) in sizes.items()}
+
+
 def build(seed: int = 2027) -> dict[str, bytes]:
     """file name -> raw email for the whole 2027 example season."""
-    rng = random.Random(seed)
+    lists = enterprise_lists(seed)
     cs, zz, yy, cd, xx = cities()
     mail: dict[str, bytes] = {}
     for city, day in ((cs, "2027-01-06"), (yy, "2027-01-08")):  # the plan_cities file their plans
@@ -114,21 +122,21 @@ def build(seed: int = 2027) -> dict[str, bytes]:
             at(day, 9 + i, 5 * i), tag(city), charset="gbk" if i % 2 else "utf-8")
     cover = [(f"{short(cs)}网上年货节工作总结.docx", prose_docx("活动工作总结", cs))]
     mail["changsha_3_enterprises.eml"] = letter(
-        cs, "enterprises", "参与企业名单及销售情况", [*cover, table_file("xlsx", cs, enterprise_rows(rng, cs, 4))],
+        cs, "enterprises", "参与企业名单及销售情况", [*cover, table_file("xlsx", cs, lists["changsha"])],
         at("2027-02-15", 10), "cs", filename_style="rfc2231")
     mail["changsha_4_enterprises_resent.eml"] = letter(  # the resend: more enterprises, still on time
-        cs, "enterprises", "参与企业名单及销售情况（更正版）", [table_file("xlsx", cs, enterprise_rows(rng, cs, 6))],
+        cs, "enterprises", "参与企业名单及销售情况（更正版）", [table_file("xlsx", cs, lists["changsha_resent"])],
         at("2027-02-16", 15, 20), "cs-v2")
-    zz_rows = enterprise_rows(rng, zz, 3)
+    zz_rows = lists["zhuzhou"]
     zz_total = ["合计", "", "", "", round(sum(float(r[4]) for r in zz_rows), 2), sum(int(r[5]) for r in zz_rows)]
     mail["zhuzhou_3_enterprises.eml"] = letter(  # before the holiday, raw GBK names, with a 合计 row
         zz, "enterprises", "参与企业名单及销售情况", [table_file("xls", zz, [*zz_rows, zz_total])],
         at("2027-02-04", 16), "zz", charset="gbk", filename_style="raw")
     mail["yueyang_3_enterprises.eml"] = letter(
-        yy, "enterprises", "参与企业名单及销售情况", [table_file("docx", yy, enterprise_rows(rng, yy, 5), HEADER_OWN_WORDS)],
+        yy, "enterprises", "参与企业名单及销售情况", [table_file("docx", yy, lists["yueyang"], HEADER_OWN_WORDS)],
         at("2027-02-16", 11), "yy", filename_style="rfc2047")
     mail["changde_3_enterprises_late.eml"] = letter(  # late: after the due day
-        cd, "enterprises", "参与企业名单及销售情况", [table_file("csv", cd, enterprise_rows(rng, cd, 2))],
+        cd, "enterprises", "参与企业名单及销售情况", [table_file("csv", cd, lists["changde"])],
         at("2027-02-18", 9, 30), "cd", charset="gbk")
     mail["xiangxi_3_question.eml"] = make_email(  # a question, no report; 湘西 never sends its list
         subject="关于参与企业名单的请示", sender=sender(xx), body="请问参与企业名单是否需要加盖公章？",
