@@ -32,7 +32,7 @@ from ..model import (
     TableUnit,
 )
 from ..parse import parse_message
-from ..parse.auth_headers import header_fields, trusted_results
+from ..parse.auth_headers import NOTHING_TRUSTED, header_fields, trusted_results
 from ..parse.dkim_check import check_signatures
 from ..parse.txt_lookup import NoDns, TxtLookup
 from ..staff import RegisteredSender
@@ -122,7 +122,9 @@ def _derive(job: Job, config: Config, converter: Converter, lookup: TxtLookup) -
 def message_auth(raw: bytes, sender: str, config: Config, lookup: TxtLookup) -> SenderAuth:
     """What vouches for the From address: our DKIM check (not on mail too large to parse) and the results
     the office's receiving server recorded."""
-    trusted = trusted_results(header_fields(raw), config.mailbox.trusted_authserv_ids)
+    ids = config.mailbox.trusted_authserv_ids
+    # Without a trusted server no field can count: the header is not parsed a second time (~0.1 ms a message).
+    trusted = trusted_results(header_fields(raw), ids) if ids else NOTHING_TRUSTED
     too_large = len(raw) > config.limits.max_message_bytes
     signatures = () if too_large else check_signatures(raw, lookup, config.mailbox.dns_timeout)
     return sender_auth(sender, signatures, trusted)

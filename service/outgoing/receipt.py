@@ -56,11 +56,9 @@ def plan_receipt(config: Config, *, message_id: str, sender: str, subject: str, 
     confirmed: addresses staff registered for the city (`confirm-sender --register`), told like the config's.
     verdict: the sender verification's (model.SenderAuth): "fail" gets nothing.
     """
-    if verdict == "fail":
-        return None
-    if not _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at,
-                          city=city, deadline=deadline, auto_generated=auto_generated,
-                          now=min(now, window_from) if window_from else now):
+    if not receipt_wanted(config, message_id=message_id, sender=sender, received_at=received_at, city=city,
+                          deadline=deadline, auto_generated=auto_generated, now=now, window_from=window_from,
+                          verdict=verdict):
         return None
     assert city is not None and deadline is not None  # checked by _wants_receipt
     to, other_sender = receipt_recipients(sender, config.city(city).emails, confirmed)
@@ -184,6 +182,19 @@ def is_robot_sender(sender: str) -> bool:
     """True for noreply / mailer-daemon / postmaster style addresses (and empty ones)."""
     sender = (sender or "").strip()
     return "@" not in sender or bool(_ROBOT_SENDER.match(sender))
+
+
+def receipt_wanted(config: Config, *, message_id: str, sender: str, received_at: datetime, city: str | None,
+                   deadline: str | None, auto_generated: bool, now: datetime, window_from: datetime | None = None,
+                   verdict: str = "none", **_: Any) -> bool:
+    """Whether plan_receipt may send anything for this mail, before it asks whom to tell: the caller
+    asks the store for the addresses staff registered only then (a backlog of old mail asks nothing).
+    Takes plan_receipt's keywords; the ones that do not decide this are ignored."""
+    if verdict == "fail":
+        return False
+    return _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at, city=city,
+                          deadline=deadline, auto_generated=auto_generated,
+                          now=min(now, window_from) if window_from else now)
 
 
 def _wants_receipt(config: Config, *, message_id: str, sender: str, received_at: datetime,
