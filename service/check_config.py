@@ -18,7 +18,7 @@ from .errors import ConfigError
 
 WEEKDAYS = "一二三四五六日"
 KINDS = {"upcoming": "截止前提醒", "overdue": "逾期提醒"}
-FIELD_KINDS = {"seq": "序号", "text": "文本", "county": "县（市、区）", "integer": "整数", "decimal": "小数",
+FIELD_KINDS = {"seq": "序号", "text": "文本", "county": "县级行政区", "integer": "整数", "decimal": "小数",
                "money": "金额"}
 
 

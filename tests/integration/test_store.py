@@ -60,11 +60,11 @@ def test_derived_rows_and_problems_are_replaced_not_added(database_url):
                     organiser="芙蓉区商务局", name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="",
                     participants=None, products=Decimal("3000"), sales_wan=Decimal("12000"))
     problem = Problem(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
-    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, values={**row.values, "seq": "2"})])])
     first = store.problems([pk])[pk]
-    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, values={**row.values, "seq": "2"})])])
     got = store.rows([pk])[pk]
-    assert [(r.seq, r.source_row) for r in got] == [("1", 4), ("2", 5)]
+    assert [(r.get("seq"), r.source_row) for r in got] == [("1", 4), ("2", 5)]
     assert got[0] == row
     assert store.problems([pk]) == {pk: (replace(problem, number=first[0].number),)}
     assert first[0].number is not None  # the number staff use (`resolve`) is kept through the replace

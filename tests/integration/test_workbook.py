@@ -234,7 +234,7 @@ def test_a_file_is_replaced_whole_or_not_at_all(tmp_path: Path):
     write_atomically(target, b"old")
     with pytest.raises(TypeError):
         write_atomically(target, "not bytes")  # fails while writing the temp file
-    assert target.read_bytes() == b"old" and [p.get("name") for p in target.parent.iterdir()] == ["汇总表.xlsx"]
+    assert target.read_bytes() == b"old" and [p.name for p in target.parent.iterdir()] == ["汇总表.xlsx"]
     write_atomically(target, b"new")
     assert target.read_bytes() == b"new" and len(list(target.parent.iterdir())) == 1
 
