@@ -25,6 +25,7 @@ from service.clock import fixed_clock  # noqa: E402
 from service.config import Config, config_from_dict  # noqa: E402
 from service.model import MessageResult, Problem, ReportRow, TableUnit  # noqa: E402
 from service.report.workbook import export_bytes  # noqa: E402
+from tests.rows import activity_row
 from tests.store_helpers import record_one  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "compile.json"
@@ -47,7 +48,7 @@ def fake_rows(rng: random.Random, counties: tuple[str, ...], count: int) -> list
     for i in range(count):
         county = counties[i % len(counties)]
         participants, products, sales = rng.randint(5, 300), rng.randint(50, 5000), rng.randint(10, 20000) / 10
-        rows.append(ReportRow(
+        rows.append(activity_row(
             filename="附件1：2022湖南网上年货节重点活动统计表.xlsx", sheet="Sheet1", source_row=5 + i, seq=str(i + 1),
             county=county, organiser=f"{county}商务局", name=f"{county}网上年货节第{i + 1}场直播带货活动",
             content="线上直播带货+线下年货展销，发放消费券，组织电商企业开展年货促销",

@@ -13,13 +13,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import corrections, jobs
+from . import check_config, corrections, jobs
 from .app import App
 from .clock import Clock, fixed_clock, parse_instant, system_clock
-from .config import Config, load_config
+from .config import DEFAULT_CONFIG, Config, load_config
 from .decide.decisions import corrected, problem_is_open
 from .decide.status import registered_at, states_at, status_json, status_table
-from .demo import demo_config, prepare_demo_folder, run_demo
+from .demo import demo_config, demo_days, load_samples, prepare_demo_folder, run_demo, sample_folder
 from .errors import ServiceError
 from .health import health_problems, health_values
 from .ingest import pipeline
@@ -212,14 +212,17 @@ def cmd_digest(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:
+    config_path = Path(args.config or os.environ.get("SERVICE_CONFIG") or DEFAULT_CONFIG)  # as load_config chose
+    samples = load_samples(sample_folder(config_path, Path(args.mail) if args.mail else None))
+    first, last = demo_days(config, samples)
     folder = Path(args.dir).resolve()
     demo = demo_config(config, prepare_demo_folder(folder))
     app = App.open(demo, system_clock(demo.tz))
     try:
-        report = run_demo(app)
+        report = run_demo(app, first, last, samples)
         for line in report.log or []:
             print(line)
-        print(f"\n模拟 2021-12-20 至 2022-02-09：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
+        print(f"\n模拟 {first} 至 {last}：投递示例邮件 {report.delivered} 封，计为报送 {report.reports}，"
               f"回执 {report.receipts}，催报提醒 {report.reminders}，每日汇总 {report.digests}\n")
         now, snapshot = app.clock(), app.store.snapshot(with_rows=True)  # one read: the matrix and the workbook
         print(status_table(demo, states_at(demo, snapshot, now), now))
@@ -433,6 +436,8 @@ COMMANDS: dict[str, tuple[Callable[[Any, argparse.Namespace], int], str]] = {
     "remind": (cmd_remind, "发送到期的催报提醒 (send the reminders due now)"),
     "digest": (cmd_digest, "生成并发送每日汇总 (build and send the daily digest)"),
     "run": (cmd_run, "常驻运行：收信、提醒、每日汇总 (the long-running worker: poll, remind, digest)"),
+    "check-config": (lambda _config, args: check_config.cmd_check_config(args),
+                     "检查配置文件并列出活动安排 (validate a config file and show what the campaign will do)"),
     "migrate": (cmd_migrate, "升级数据库结构 (apply database schema migrations)"),
     "check-mailbox": (cmd_check_mailbox, "检查邮箱登录与文件夹 (log in to the mailbox and list its folders)"),
     "purge": (cmd_purge, "删除某日期之前的邮件与数据 (delete mail and data from before a date)"),
@@ -491,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands["digest"].add_argument("--dry-run", action="store_true", help="print, do not send")
     commands["demo"].add_argument("--dir", default=DEMO_DIR,
                                   help=f"the demo's own folder: Maildir, outbox, database, workbook (default {DEMO_DIR})")
+    commands["demo"].add_argument("--mail", default=None, metavar="DIR",
+                                  help="the sample .eml files to replay (default: examples/<config name>/mail, "
+                                       "the bundled 2022 samples for service.toml)")
     commands["demo"].add_argument("--out", default=None, help="workbook path (default: <dir>/汇总表.xlsx)")
     commands["status"].add_argument("--check", action="store_true",
                                     help="health check: exit 1 with the reasons when polls or sends are failing")
@@ -498,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="with --now: service time runs this many times as fast (demos, tests)")
     commands["run"].add_argument("--standby", action="store_true",
                                  help="when another worker runs, wait and take over when it stops")
+    commands["check-config"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["check-mailbox"].add_argument("--json", action="store_true", help="machine-readable output")
     commands["purge"].add_argument("--before", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD",
                                    help="everything received before this day")
@@ -601,6 +610,8 @@ def quiet_stdout() -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.command == "check-config":  # loads the file itself: its error is the command's answer (exit 2)
+        return check_config.cmd_check_config(args)
     try:
         config = load_config(args.config, shipped_fallback=args.command == "demo")
         if args.command in WITHOUT_APP:

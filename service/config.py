@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
@@ -26,6 +27,7 @@ from pydantic import (
 from .config_errors import utf8_text, validation_report
 from .errors import ConfigError
 from .resources import shipped_config
+from .tables import TableTemplate
 
 DEFAULT_CONFIG = Path("config/service.toml")
 
@@ -89,7 +91,7 @@ class Deadline(_Frozen):
     due: date
     required: bool = True
     keywords: tuple[str, ...] = ()
-    wants_table: bool = False  # the 附件1 statistics table belongs to this deadline
+    table: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")  # the [[tables]] id its report carries
 
 
 class City(_Frozen):
@@ -224,31 +226,10 @@ class ReceiptsSection(_Frozen):
 
 
 class PlausibilitySection(_Frozen):
-    """Figures no real 市州 reaches: over a bound a figure is flagged (a problem) and kept out of every
-    total until staff confirm it. row_*: one activity; city_*: a city's total for a deadline (万元 for sales)."""
+    """A city total this many times the one its previous version counted is flagged (a unit slip, a plant).
+    The bounds per figure are on the table template's numeric fields (max_per_row, max_per_city, jump_floor)."""
 
-    row_participants: float = Field(default=100_000, gt=0)
-    row_products: float = Field(default=5_000_000, gt=0)
-    row_sales_wan: float = Field(default=1_000_000, gt=0)  # 100亿元 in one activity
-    city_participants: float = Field(default=500_000, gt=0)
-    city_products: float = Field(default=20_000_000, gt=0)
-    city_sales_wan: float = Field(default=5_000_000, gt=0)  # 500亿元 for one city
-    # A city total this many times the one its previous version counted is flagged too (a unit slip, a plant).
     max_jump: float = Field(default=100.0, gt=1)
-    # A previous total below its floor is compared as the floor: a draft with "1家" followed by the real
-    # table is no jump.
-    jump_floor_participants: float = Field(default=100, ge=0)
-    jump_floor_products: float = Field(default=1_000, ge=0)
-    jump_floor_sales_wan: float = Field(default=1_000, ge=0)
-
-    def row_bound(self, metric: str) -> float:
-        return getattr(self, f"row_{metric}")
-
-    def city_bound(self, metric: str) -> float:
-        return getattr(self, f"city_{metric}")
-
-    def jump_floor(self, metric: str) -> float:
-        return getattr(self, f"jump_floor_{metric}")
 
 
 class DigestSection(_Frozen):
@@ -289,6 +270,7 @@ class Config(_Frozen):
     campaign: CampaignSection
     deadlines: tuple[Deadline, ...]
     cities: tuple[City, ...]
+    tables: tuple[TableTemplate, ...] = ()  # none given: the shipped 2022 template (config_from_dict)
     mailbox: MailboxSection = MailboxSection()
     limits: LimitsSection = LimitsSection()
     smtp: SmtpSection = SmtpSection()
@@ -316,6 +298,17 @@ class Config(_Frozen):
                 if email in seen and seen[email] != city.name:
                     raise ValueError(f"cities: {email} listed for both {seen[email]} and {city.name}")
                 seen[email] = city.name
+        return self
+
+    @model_validator(mode="after")
+    def _tables_named(self) -> "Config":
+        ids = [t.id for t in self.tables]
+        if twice := _repeated(ids):
+            raise ValueError(f'tables: id "{twice}" is used by more than one [[tables]]')
+        for d in self.deadlines:
+            if d.table is not None and d.table not in ids:
+                known = ", ".join(ids) or "none"
+                raise ValueError(f'deadline "{d.id}".table: no [[tables]] with id "{d.table}" (known: {known})')
         return self
 
     @model_validator(mode="after")
@@ -363,9 +356,31 @@ class Config(_Frozen):
 
     @property
     def table_deadline(self) -> Deadline:
-        """The deadline whose report carries the 附件1 table (the last one unless marked)."""
-        marked = [d for d in self.deadlines if d.wants_table]
-        return marked[0] if marked else max(self.deadlines, key=lambda d: d.due)
+        """The deadline whose report the workbook sums up: the last one naming a table (the last one
+        when none does: a config without `table =` keys, which gets the shipped template)."""
+        named = [d for d in self.deadlines if d.table]
+        return max(named or self.deadlines, key=lambda d: d.due)
+
+    @property
+    def template(self) -> TableTemplate:
+        """The table the workbook sums up: the one table_deadline names (else the first)."""
+        wanted = self.table_deadline.table
+        return next((t for t in self.tables if t.id == wanted), self.tables[0])
+
+    def expected_table(self, deadline_id: str) -> TableTemplate | None:
+        """The table a deadline's report carries: the one it names (a config naming none: the workbook's,
+        on its last deadline)."""
+        deadline = self.deadline(deadline_id)
+        if deadline.table:
+            return self.table(deadline.table)
+        named = any(d.table for d in self.deadlines)
+        return None if named or deadline.id != self.table_deadline.id else self.template
+
+    def table(self, table_id: str) -> TableTemplate:
+        for t in self.tables:
+            if t.id == table_id:
+                return t
+        raise KeyError(table_id)
 
 
 def _repeated(values: list[str]) -> str | None:
@@ -427,10 +442,29 @@ def config_from_dict(data: dict, environ: Mapping[str, str] | None = None) -> Co
         service["database_url"] = url_with_password(str(service["database_url"]), db_password)
     for section, env_key in (("mailbox", "SERVICE_IMAP_PASSWORD"), ("smtp", "SERVICE_SMTP_PASSWORD")):
         data[section] = _with_secret(section, dict(data.get(section) or {}), environ, env_key)
+    if "tables" not in data:
+        data["tables"] = shipped_tables()
     try:
         return Config.model_validate(data)
     except ValidationError as err:
         raise ConfigError(validation_report(err, data, Config)) from err
+
+
+@lru_cache(maxsize=1)
+def _shipped_tables_toml() -> tuple:
+    return tuple(tomllib.loads(shipped_config().read_text(encoding="utf-8")).get("tables", ()))
+
+
+def shipped_tables() -> list:
+    """The [[tables]] of the shipped config/service.toml (the 2022 template): the default of a config
+    that declares none, so the template lives in one place."""
+    return list(_shipped_tables_toml())
+
+
+@lru_cache(maxsize=1)
+def default_tables() -> tuple[TableTemplate, ...]:
+    """The shipped template(s), validated: what extraction uses when given none (tests, tools)."""
+    return tuple(TableTemplate.model_validate(t) for t in _shipped_tables_toml())
 
 
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None,

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from .errors import ConfigError
 
 # Lists of tables, named by the key a person recognises them by.
-_NAMED_TABLES = {"cities": "name", "deadlines": "id"}
+_NAMED_TABLES = {"cities": "name", "deadlines": "id", "tables": "id", "fields": "key"}
+_NESTED_TABLES = {"fields"}  # named after their table: table "activities".field "sales"
 
 
 def utf8_text(raw: bytes, path: Path) -> str:
@@ -55,7 +56,9 @@ def _where(keys: tuple, data: dict) -> str:
         table = keys[i - 1] if i else None
         if isinstance(part, int):
             item = node[part] if isinstance(node, (list, tuple)) and part < len(node) else None
-            if table in _NAMED_TABLES:
+            if table in _NESTED_TABLES:
+                parts[-1] = _table_item_name(table, part, item)
+            elif table in _NAMED_TABLES:
                 parts = [_table_item_name(table, part, item)]
             else:
                 parts.append(f"item {part + 1}")
@@ -71,7 +74,8 @@ def _table_item_name(table: str, index: int, item: Any) -> str:
     name = item.get(key) if isinstance(item, dict) else None
     if not isinstance(name, str) or not name:
         return f"[[{table}]] number {index + 1}"
-    return name if table == "cities" else f'deadline "{name}"'
+    singular = {"deadlines": "deadline", "tables": "table", "fields": "field"}
+    return name if table == "cities" else f'{singular[table]} "{name}"'
 
 
 def _what(error: dict, loc: tuple, model: type[BaseModel]) -> str:

@@ -1,4 +1,4 @@
-"""Demo: replay the 2022 campaign on the embedded default with the bundled sample mail.
+"""Demo: replay a campaign on the embedded default with its sample mail (the 2022 samples by default).
 
 Each sample is delivered into the local Maildir on the day its Received header names, and the
 mailbox is polled at the end of each simulated day, so states change as they did in 2022.
@@ -16,14 +16,44 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Iterator
 
-from .config import Config, MailboxSection, SmtpSection
+from .config import DEFAULT_CONFIG, Config, MailboxSection, SmtpSection
 from .errors import ConfigError
-from .resources import shipped_folder
+from .outgoing.calendar import WorkCalendar
+from .outgoing.remind import reminder_slots
+from .resources import SOURCE_ROOT, shipped_folder
 
 EXAMPLES = shipped_folder("mail")  # examples/mail, inside the wheel or in the checkout
 _RECEIVED_DATE = re.compile(rb"^Received:(?:.*\r?\n[ \t])*.*?;\s*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 _DATE = re.compile(rb"^Date:\s*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 MARKER = ".service-demo"  # marks a folder the demo made, so a rerun may start it afresh
+
+
+def sample_folder(config_path: Path | None, mail: Path | None = None) -> Path:
+    """The sample mail the demo replays: `mail` when given; else, by convention, the folder named after
+    the config file under examples/ (config/examples/nianhuo2027.toml -> examples/nianhuo2027/mail); the
+    shipped file's name (service.toml) keeps the bundled 2022 samples. ConfigError when there is none."""
+    if mail is not None:
+        if not mail.is_dir():
+            raise ConfigError(f"demo: --mail {mail} is not a folder of .eml files")
+        return mail
+    name = (config_path or DEFAULT_CONFIG).stem
+    named = SOURCE_ROOT / "examples" / name / "mail"
+    if named.is_dir():
+        return named
+    if name == DEFAULT_CONFIG.stem:
+        return EXAMPLES
+    raise ConfigError(f"demo: no sample mail for {config_path} (expected {named}); give one with --mail DIR")
+
+
+def demo_days(config: Config, samples: list["Sample"]) -> tuple[date, date]:
+    """The simulated days: from two days before the first delivery or reminder to the day after the last."""
+    tz = config.tz
+    days = [s.delivered_at.astimezone(tz).date() for s in samples]
+    if config.reminders.enabled:
+        days += [slot.at.date() for slot in reminder_slots(config, WorkCalendar(config.calendar))]
+    if not days:
+        raise ConfigError("demo: no sample mail and no reminders to replay")
+    return min(days) - timedelta(days=2), max(days) + timedelta(days=1)
 
 
 def demo_config(config: Config, folder: Path) -> Config:
@@ -124,13 +154,12 @@ def _events_of_day(day: date, samples: list[Sample], tz) -> list[tuple[datetime,
     return sorted(events, key=lambda e: (e[0], e[1]))
 
 
-def run_demo(app, first: date = date(2021, 12, 20), last: date = date(2022, 2, 9),
-             samples: list[Sample] | None = None) -> DemoReport:
-    """Replay the campaign day by day on a simulated clock, running the service's own jobs."""
+def run_demo(app, first: date, last: date, samples: list[Sample]) -> DemoReport:
+    """Replay the campaign day by day from `first` to `last` on a simulated clock, running the service's
+    own jobs and delivering each sample on its day."""
     from . import jobs  # the demo drives the same jobs as the worker
 
     tz = app.config.tz
-    samples = load_samples() if samples is None else samples
     report = DemoReport(log=[])
     for day in simulated_days(first, last):
         for at, kind, sample in _events_of_day(day, samples, tz):

@@ -67,17 +67,15 @@ class Metrics:
 
 @dataclass(frozen=True)
 class Row:
-    """One activity of the 重点活动统计表, values kept as the city wrote them."""
+    """One row of a statistics table (the fields of its config template), values as the city wrote them."""
 
-    county: str  # 县（市、区）
-    organiser: str  # 举办单位
-    name: str  # 活动名称
-    content: str  # 活动形式及具体内容
-    effect: str  # 活动成效
-    note: str = ""  # 备注
-    seq: str = ""  # 序号 as written
+    values: dict[str, str]  # field key -> text, for the fields the table has (numeric columns as written too)
     source_row: int = 0  # 1-based row (or table row) in the source
-    metrics: Metrics = field(default_factory=Metrics)
+    figures: dict[str, Decimal | None] = field(default_factory=dict)  # numeric field key -> value, None: unread
+    problems: tuple[Problem, ...] = ()  # figures that could not be read
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
 
 
 @dataclass(frozen=True)
@@ -87,6 +85,7 @@ class Table:
     filename: str
     sheet: str
     rows: tuple[Row, ...]
+    template: str = ""  # the id of the [[tables]] template it matched
     unit: str = ""  # 填报单位
     contact: str = ""  # 联系人
     contact_title: str = ""  # 职务
@@ -253,7 +252,8 @@ class StoredResult(MessageResult):
 
 
 class ReportRow(NamedTuple):
-    """One row of a report as stored (a `rows` record); figures exact Decimal in memory, Float in the table.
+    """One row of a report as stored (a `rows` record): its fields' texts and its figures (exact Decimal)
+    by the keys of the config's table template.
 
     A NamedTuple, not a dataclass: 200,000 of them per backlog are built in the workers, pickled to the
     main process and written by the store as tuples. Measured per row: built in 0.45 us (a frozen slots
@@ -263,16 +263,15 @@ class ReportRow(NamedTuple):
     filename: str
     sheet: str
     source_row: int
-    seq: str
-    county: str
-    organiser: str
-    name: str
-    content: str
-    effect: str
-    note: str
-    participants: Decimal | None = None
-    products: Decimal | None = None
-    sales_wan: Decimal | None = None
+    values: dict[str, str]  # field key -> text
+    figures: dict[str, Decimal | None]  # numeric field key -> value; None (or absent): not read
+    table: str = ""  # the template's id
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
+
+    def figure(self, key: str) -> Decimal | None:
+        return self.figures.get(key)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Validate stage, pure: a city's rows + its City config -> problems with 县（市、区） values.
+"""Validate stage, pure: a city's rows + its City config + the table template -> problems with the county
+field's values (县（市、区）).
 
 Accepts short forms (芙蓉 = 芙蓉区), old names (宁乡县 -> 宁乡市), city-level entries
 (全市, 市本级) and development zones (kept, noted); anything else is unknown_county.
@@ -9,8 +10,9 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from ..config import City
+from ..config import City, default_tables
 from ..model import Problem, Row
+from ..tables import TableTemplate
 from ..text import fold
 
 # Renamed since the offices last updated their templates (hunan-divisions.md)
@@ -24,13 +26,20 @@ _PARENS = re.compile(r"\(.*?\)")
 _ETHNIC = re.compile(r"(?:苗族|侗族|瑶族|土家族)+自治县$")
 
 
-def validate_rows(rows: Iterable[Row], city: City, filename: str) -> list[Problem]:
-    """One problem per row whose county is not in the city (or is a development zone)."""
+def validate_rows(rows: Iterable[Row], city: City, filename: str,
+                  template: TableTemplate | None = None) -> list[Problem]:
+    """One problem per row whose county (the template's county field; default template: the shipped one)
+    is not in the city (or is a development zone)."""
+    template = template or default_tables()[0]
+    key = template.key_of_kind("county")
+    if key is None:
+        return []
+    label = template.field(key).name_zh
     known = county_forms(city)
     problems = []
     verdicts: dict[str, str] = {}  # a sheet repeats its few counties on every row
     for row in rows:
-        value = row.county.strip()
+        value = row.get(key).strip()
         if not value:
             continue
         verdict = verdicts.get(value)
@@ -38,10 +47,10 @@ def validate_rows(rows: Iterable[Row], city: City, filename: str) -> list[Proble
             verdict = verdicts[value] = county_verdict(value, city, known)
         if verdict == "zone":
             problems.append(Problem("development_zone",
-                                    f"第 {row.source_row} 行 县（市、区）'{value}' 为功能区，非县级行政区，已保留",
+                                    f"第 {row.source_row} 行 {label}'{value}' 为功能区，非县级行政区，已保留",
                                     detail=value, file=filename, row=row.source_row))
         elif verdict == "unknown":
-            problems.append(Problem("unknown_county", f"第 {row.source_row} 行 县（市、区）'{value}' 不在{city.name}辖区内",
+            problems.append(Problem("unknown_county", f"第 {row.source_row} 行 {label}'{value}' 不在{city.name}辖区内",
                                     detail=value, file=filename, row=row.source_row))
     return problems
 

@@ -14,8 +14,9 @@ from typing import Callable
 import python_calamine
 import xlrd
 
-from ..config import LimitsSection
+from ..config import LimitsSection, default_tables
 from ..model import Attachment, Extraction, Problem, Table
+from ..tables import TableTemplate
 from .bounds import ReadBounds, RowBudget, check_office_parts
 from .convert import CONVERSION_FAILURES, Converter, NoConversion, NoConverter
 from .csv import read_csv
@@ -45,26 +46,28 @@ SILENT_KINDS = {"text", "eml", "zip", "7z", "rar", "tnef"}  # bodies and contain
 OFFICE_ZIPS = {"xlsx", "xlsm", "ods", "docx"}
 
 
-def extract_attachments(attachments: tuple[Attachment, ...], limits: LimitsSection,
-                        converter: Converter) -> tuple[list[Table], list[Problem]]:
+def extract_attachments(attachments: tuple[Attachment, ...], limits: LimitsSection, converter: Converter,
+                        templates: tuple[TableTemplate, ...] | None = None) -> tuple[list[Table], list[Problem]]:
     """Tables and problems of all the attachments of one message, which share its row budget;
-    legacy formats (.doc, WPS) go through `converter`."""
+    legacy formats (.doc, WPS) go through `converter`; tables are found by the config's templates."""
     budget = RowBudget(limits.max_rows_per_message)
     tables: list[Table] = []
     problems: list[Problem] = []
     for attachment in attachments:
-        found = extract_attachment(attachment, limits, budget, converter)
+        found = extract_attachment(attachment, limits, budget, converter, templates)
         tables.extend(found.tables)
         problems.extend(found.problems)
     return tables, problems
 
 
 def extract_attachment(att: Attachment, limits: LimitsSection | None = None,
-                       budget: RowBudget | None = None, converter: Converter = NoConverter()) -> Extraction:
+                       budget: RowBudget | None = None, converter: Converter = NoConverter(),
+                       templates: tuple[TableTemplate, ...] | None = None) -> Extraction:
     """Tables and problems of one attachment; any reader failure becomes a Problem.
 
     budget: the rows the message's other attachments left (default: a message of its own).
     converter: reads .doc and the WPS files not in Word 97/BIFF8 form (default: none installed).
+    templates: the config's [[tables]] (default: the shipped 2022 template).
     """
     kind = "csv" if att.kind == "text" and att.filename.lower().endswith((".csv", ".tsv")) else att.kind
     if kind in SILENT_KINDS:
@@ -86,7 +89,8 @@ def extract_attachment(att: Attachment, limits: LimitsSection | None = None,
                                             f"附件“{att.filename}”无法读取（文件损坏或格式不符）",
                                             detail=repr(err), file=att.filename),))
     # a sheet refused for its size is its own problem: no_header would only add noise
-    found = tables_from_grids(grids, att.filename, spreadsheet=kind not in WORD_KINDS and not bounds.problems)
+    found = tables_from_grids(grids, att.filename, spreadsheet=kind not in WORD_KINDS and not bounds.problems,
+                              templates=templates or default_tables())
     return Extraction(found.tables, tuple(bounds.problems) + found.problems)
 
 
@@ -137,16 +141,29 @@ def _encrypted(filename: str, detail: str = "") -> Problem:
                    detail=detail, file=filename)
 
 
-def tables_from_grids(grids: list[Grid], filename: str, spreadsheet: bool) -> Extraction:
+def tables_from_grids(grids: list[Grid], filename: str, spreadsheet: bool,
+                      templates: tuple[TableTemplate, ...] | None = None) -> Extraction:
     """Normalise every grid; a spreadsheet without any header is a no_header problem."""
+    templates = templates or default_tables()
     tables: list[Table] = []
     problems: list[Problem] = []
     for grid in grids:
-        table, found = normalise_grid(grid, filename)
+        table, found = normalise_grid(grid, filename, templates)
         problems.extend(found)
         if table is not None:
             tables.append(table)
     if not tables and spreadsheet:
-        problems.append(Problem("no_header", f"附件“{filename}”中未找到重点活动统计表的表头（序号、县（市、区）、活动名称……）",
-                                file=filename))
+        problems.append(Problem("no_header", f"附件“{filename}”中未找到{_headline(templates[0])}的表头（"
+                                f"{_header_hint(templates[0])}……）", file=filename))
     return Extraction(tables=tuple(tables), problems=tuple(problems))
+
+
+def _headline(template: TableTemplate) -> str:
+    """"重点活动统计表" of "附件1 重点活动统计表": the table's own name, without its attachment number."""
+    return template.title.split()[-1]
+
+
+def _header_hint(template: TableTemplate) -> str:
+    """The first headings a city would look for: 序号, the county and the required fields."""
+    shown = [f.name_zh for f in template.fields if f.kind in ("seq", "county") or f.required]
+    return "、".join(shown[:3])

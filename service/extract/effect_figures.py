@@ -48,21 +48,36 @@ MENTION = re.compile(
     rf"(?P<ordinal>第|[数几](?=[十百千万]))?(?:(?P<low>{_NUMBER_RUNS})(?:{UNIT})?(?:[-~—–]|至|到))?{_FIGURE}")
 # The same without the range's low end, for texts holding no range separator (trying it costs a third)
 _MENTION_NO_RANGE = re.compile(rf"(?P<ordinal>第|[数几](?=[十百千万]))?(?P<low>(?!)|){_FIGURE}")
-KEYWORDS: dict[str, tuple[str, ...]] = {
-    "block": ("人次", "人数", "观看", "浏览", "访问", "访客", "点击", "点赞", "粉丝", "关注", "曝光", "播放", "客流",
-              "订单", "单量", "就业", "岗位", "同比", "环比", "增长", "增加", "增幅", "提升", "提高", "下降", "减少",
-              "主播", "达人", "网红", "消费者", "群众", "游客", "人员", "员工", "消费券", "优惠券", "补贴", "让利",
-              "资金", "投入", "奖励", "发放", "快递", "包裹", "农户", "品类", "类别", "大类"),
-    "participants": ("市场主体", "经营主体", "主体", "企业", "商户", "商家", "店铺", "网店", "门店", "电商", "合作社",
-                     "商场", "超市", "参展商(?!家)", "工商户", "个体户", "经营户"),
-    "products": ("农产品", "商品", "产品", "单品", "货品", "品种", "种类", "sku", "年货", "特产", "好物"),
-    "sales": ("销售", "销量", "交易", "成交(?<![完达]成交)", "营业额", "营业收入", "营收", "零售额", "gmv", "带货"),
-}
-# One alternation of plain words, in the order above (the first that matches at a position wins). Every
-# branch starts with a literal, so re skips positions that cannot begin a keyword (named groups per
-# kind made it try all 86 words at every position: 5 us for a 30-character text).
-KEYWORD = re.compile("|".join(w for words in KEYWORDS.values() for w in words))
-KEYWORD_KIND = {re.sub(r"\(.*\)", "", w): kind for kind, words in KEYWORDS.items() for w in words}
+# Nouns that make a number "not ours" whatever the template reads: people, views, orders, growth, money
+# given out. The nouns that make a number one of the template's figures come from its config (keywords).
+BLOCK_WORDS = ("人次", "人数", "观看", "浏览", "访问", "访客", "点击", "点赞", "粉丝", "关注", "曝光", "播放", "客流",
+               "订单", "单量", "就业", "岗位", "同比", "环比", "增长", "增加", "增幅", "提升", "提高", "下降", "减少",
+               "主播", "达人", "网红", "消费者", "群众", "游客", "人员", "员工", "消费券", "优惠券", "补贴", "让利",
+               "资金", "投入", "奖励", "发放", "快递", "包裹", "农户", "品类", "类别", "大类")
+READ_KINDS = ("participants", "products", "sales")
+
+
+class Vocabulary:
+    """The keywords of the figures one text field is read for (a template's from_text fields), compiled.
+
+    KEYWORD is one alternation of plain words: block words first, then each kind's in READ_KINDS order
+    (the first that matches at a position wins). Every branch starts with a literal, so re skips positions
+    that cannot begin a keyword (named groups per kind made it try all 86 words at every position).
+    It also holds the shapes cache of extract/effect_shapes.py: readings depend on the keywords."""
+
+    def __init__(self, words: dict[str, tuple[str, ...]], names_zh: dict[str, str], text_zh: str):
+        kinds = {"block": BLOCK_WORDS, **{k: tuple(words.get(k, ())) for k in READ_KINDS}}
+        self.keyword = re.compile("|".join(w for found in kinds.values() for w in found))
+        self.keyword_kind = {re.sub(r"\(.*\)", "", w): kind for kind, found in kinds.items() for w in found}
+        self.names_zh = {k: names_zh[k] for k in READ_KINDS if k in names_zh}  # the kinds read, in order
+        self.text_zh = text_zh  # the text field's name, in problems
+        self.shapes: dict = {}
+        self.seen_once: dict = {}
+
+    @classmethod
+    def build(cls, words: dict[str, tuple[str, ...]], names_zh: dict[str, str], text_zh: str) -> "Vocabulary":
+        return cls(words, names_zh, text_zh)
+
 # What may stand between a keyword and its number: "销售额累计达", "参与企业数量共".
 FILLER = re.compile(
     r"(?:数量|总数|总量|总额|金额|收入|总计|共计|合计|累计|一共|实现|完成|达到|将近|接近|超过"
@@ -94,7 +109,6 @@ _NOT_WORD = re.compile(r"[^\w]")
 _PARENS = re.compile(r"\([^()]*\)?")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
-FIELD_NAMES_ZH = {"participants": "参与主体数量", "products": "商品数量", "sales": "销售额"}
 STRONG_PRODUCT_UNITS = {"款", "sku", "单品"}
 UNIT_KINDS = {"元": {"sales"}, "家": {"participants"}, "户": {"participants"},
               "名": {"participants"}, "个": {"participants", "products"}, "种": {"products"},
@@ -120,12 +134,19 @@ class Figure(NamedTuple):  # a tuple: thousands are made per second
         return channels.pop() if len(channels) == 1 else ""
 
 
-def read_in_full(text: str) -> Metrics:
-    """The metrics of one text, read in full (what extract/effect_shapes.py stands in for)."""
-    return settled(text, _find_figures(_normalise(text)))
+def read_in_full(text: str, vocab: Vocabulary | None = None) -> Metrics:
+    """The metrics of one text, read in full (what extract/effect_shapes.py stands in for); vocab: the
+    template's keywords (default: the shipped template's)."""
+    vocab = vocab or _default_vocabulary()
+    return settled(text, _find_figures(_normalise(text), vocab), vocab)
 
 
-def settled(text: str, figures: list[Figure]) -> Metrics:
+def _default_vocabulary() -> Vocabulary:
+    from .template import default_vocabulary  # template.py builds Vocabulary: imported when first asked
+    return default_vocabulary()
+
+
+def settled(text: str, figures: list[Figure], vocab: Vocabulary) -> Metrics:
     """One value per field from its figures; a field whose figures disagree is None with a problem."""
     if not figures:
         return Metrics()
@@ -134,12 +155,12 @@ def settled(text: str, figures: list[Figure]) -> Metrics:
         by_kind.setdefault(f.kind, []).append(f)
     values: dict[str, Decimal | None] = {}
     problems = []
-    for kind, name_zh in FIELD_NAMES_ZH.items():
+    for kind, name_zh in vocab.names_zh.items():
         value, ambiguous = _settle(by_kind.get(kind, []))
         values[kind] = value
         if ambiguous:
-            problems.append(ambiguous_problem(text, name_zh))
-    return Metrics(values["participants"], values["products"], values["sales"], tuple(problems))
+            problems.append(ambiguous_problem(text, name_zh, vocab.text_zh))
+    return Metrics(values.get("participants"), values.get("products"), values.get("sales"), tuple(problems))
 
 def _normalise(text: str) -> str:
     """NFKC, lower case, no blanks; thousands separators, declared units, idioms and growth handled."""
@@ -163,13 +184,14 @@ def normalise_but_growth(text: str) -> str:
     return text
 
 
-def _find_figures(text: str) -> list[Figure]:
+def _find_figures(text: str, vocab: Vocabulary) -> list[Figure]:
     if not text or not ANY_NUMBER.search(text):
         return []
-    return [Figure(kind, _value(g, kind) if g else None, part, clause) for kind, g, part, clause in figure_slots(text)]
+    return [Figure(kind, _value(g, kind) if g else None, part, clause)
+            for kind, g, part, clause in figure_slots(text, vocab)]
 
 
-def figure_slots(text: str) -> list[tuple[str, tuple | None, bool, str]]:
+def figure_slots(text: str, vocab: Vocabulary) -> list[tuple[str, tuple | None, bool, str]]:
     """(kind, mention if its number is readable, part, clause before it) for each figure of a normalised text."""
     mentions = [g for g in _mentions(text) if _is_figure(g)]
     if not mentions:
@@ -182,7 +204,7 @@ def figure_slots(text: str) -> list[tuple[str, tuple | None, bool, str]]:
         start = g[0]
         prev_end = mentions[i - 1][1] if i else 0
         next_start = mentions[i + 1][0] if i + 1 < len(mentions) else len(text)
-        kind, readable = _classify(text, g, prev_end, next_start, sentence_ends)
+        kind, readable = _classify(text, g, prev_end, next_start, sentence_ends, vocab)
         if kind is None:
             continue
         found.append((kind, g if readable and not g[M_LOW] else None,
@@ -225,7 +247,7 @@ def _is_figure(g: tuple) -> bool:
 
 
 def _classify(text: str, g: tuple, prev_end: int, next_start: int,
-              sentence_ends: list[int]) -> tuple[str | None, bool]:
+              sentence_ends: list[int], vocab: Vocabulary) -> tuple[str | None, bool]:
     """The field a mention belongs to, and whether its number is readable as such."""
     start, end, ordinal, _low, num, _approx, mult, unit_group, _at = g
     if ordinal:
@@ -237,19 +259,19 @@ def _classify(text: str, g: tuple, prev_end: int, next_start: int,
         kinds = _ANY_KIND
     if not kinds:
         return None, False
-    keyword = _keyword_before(text[max(prev_end, _last_end(sentence_ends, start)):start], kinds)
+    keyword = _keyword_before(text[max(prev_end, _last_end(sentence_ends, start)):start], kinds, vocab)
     if keyword is None and (unit_group or has_big):  # a bare number has no noun after it
-        keyword = _keyword_after(text[end:next_start])
+        keyword = _keyword_after(text[end:next_start], vocab)
     if keyword == "block":
         return None, False
     if keyword in kinds:
         return keyword, bool(unit)  # "销售额1200": sales, but in which unit?
-    if unit in STRONG_PRODUCT_UNITS and unit_group:
+    if unit in STRONG_PRODUCT_UNITS and unit_group and "products" in vocab.names_zh:
         return "products", True
     return None, False
 
 
-def _keyword_before(before: str, kinds: set[str]) -> str | None:
+def _keyword_before(before: str, kinds: set[str], vocab: Vocabulary) -> str | None:
     """Kind of the keyword ending right before the number, fillers aside.
 
     A noun of another field is stepped over: in "销售年货12万元" the sum belongs to 销售.
@@ -257,23 +279,23 @@ def _keyword_before(before: str, kinds: set[str]) -> str | None:
     if not before:
         return None
     end = len(before)
-    for found in reversed(list(KEYWORD.finditer(before))):
+    for found in reversed(list(vocab.keyword.finditer(before))):
         if end != found.end() and not FILLER.fullmatch(before, found.end(), end):
             return None
-        kind = KEYWORD_KIND[found.group()]
+        kind = vocab.keyword_kind[found.group()]
         if kind in kinds or kind == "block":
             return kind
         end = found.start()
     return None
 
 
-def _keyword_after(after: str) -> str | None:
+def _keyword_after(after: str, vocab: Vocabulary) -> str | None:
     """Kind of the head noun right after the number: "120家企业", "80余家重点电商企业"."""
     clause = _NOT_WORD.split(after, maxsplit=1)[0][:8]
-    found = KEYWORD.search(clause)
+    found = vocab.keyword.search(clause)
     if not found or NOT_HEAD.match(clause, found.end()):
         return None
-    return KEYWORD_KIND[found.group()]
+    return vocab.keyword_kind[found.group()]
 
 
 def _value(g: tuple, kind: str) -> Decimal | None:
@@ -335,10 +357,10 @@ def _last_end(ends: list[int], pos: int) -> int:
     return ends[k - 1] if k else 0
 
 
-def ambiguous_problem(text: str, field_zh: str) -> Problem:
+def ambiguous_problem(text: str, field_zh: str, text_zh: str) -> Problem:
     quoted = text.strip() if len(text.strip()) <= 60 else text.strip()[:60] + "…"
     return Problem(
         code="ambiguous_metric",
-        message_zh=f"活动成效“{quoted}”中的{field_zh}无法确定，请人工核对",
+        message_zh=f"{text_zh}“{quoted}”中的{field_zh}无法确定，请人工核对",
         detail=text,
     )

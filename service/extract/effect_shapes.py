@@ -10,13 +10,13 @@ from decimal import Decimal
 from ..model import Metrics
 from .effect_figures import (
     ANY_NUMBER,
-    FIELD_NAMES_ZH,
     GROWTH,
     GROWTH_WORD,
     M_MULT,
     M_NUM,
     M_NUM_AT,
     Figure,
+    Vocabulary,
     ambiguous_problem,
     figure_slots,
     normalise_but_growth,
@@ -39,31 +39,33 @@ _ASCII_DIGITS = {0xFF10 + d: 0x30 + d for d in range(10)}
 _UNSHAPED = False  # a template whose digits cannot be followed (NFKC made digits of ① and the like)
 Slot = tuple  # (kind, pieces: digit indexes and literal characters of the number, or None; mult, part, clause)
 Shape = tuple[tuple[Slot, ...], bool]  # the slots, and whether no field has two
-_SHAPES: dict[str, Shape | bool] = {}
-_SEEN_ONCE: dict[str, bool] = {}
 
 
-def shaped_metrics(text: str) -> Metrics | None:
-    """The metrics of text read from its template's shape; None: no shape (yet), read it in full."""
+def shaped_metrics(text: str, vocab: Vocabulary | None = None) -> Metrics | None:
+    """The metrics of text read from its template's shape; None: no shape (yet), read it in full.
+    (The shapes are kept per vocabulary: vocab.shapes, vocab.seen_once; default: the shipped template's.)"""
+    if vocab is None:
+        from .template import default_vocabulary
+        vocab = default_vocabulary()
     template = _DIGIT_CHAR.sub("0", text)
-    shape = _SHAPES.get(template)
+    shape = vocab.shapes.get(template)
     if shape is None:
-        if template not in _SEEN_ONCE:  # a shape pays from a template's third text on: none for one-offs
-            _bounded_add(_SEEN_ONCE, template, True)
+        if template not in vocab.seen_once:  # a shape pays from a template's third text on: none for one-offs
+            _bounded_add(vocab.seen_once, template, True)
             return None
-        shape = _shape(text, template.count("0"))
-        _bounded_add(_SHAPES, template, shape)
+        shape = _shape(text, template.count("0"), vocab)
+        _bounded_add(vocab.shapes, template, shape)
     if shape is _UNSHAPED:
         return None
     slots, one_per_field = shape
     digits = "".join(_DIGIT_CHAR.findall(text)).translate(_ASCII_DIGITS)
     if one_per_field:
-        return _one_per_field(text, slots, digits)
+        return _one_per_field(text, slots, digits, vocab)
     return settled(text, [Figure(kind, _slot_value(pieces, mult, kind, digits) if pieces else None, part, clause)
-                           for kind, pieces, mult, part, clause in slots])
+                          for kind, pieces, mult, part, clause in slots], vocab)
 
 
-def _one_per_field(text: str, slots: tuple[Slot, ...], digits: str) -> Metrics:
+def _one_per_field(text: str, slots: tuple[Slot, ...], digits: str, vocab: Vocabulary) -> Metrics:
     """settled for the usual shape, at most one figure per field: its value, or None with a problem."""
     if not slots:
         return Metrics()
@@ -75,7 +77,8 @@ def _one_per_field(text: str, slots: tuple[Slot, ...], digits: str) -> Metrics:
             unreadable.add(kind)
         else:
             values[kind] = value
-    problems = tuple(ambiguous_problem(text, name_zh) for kind, name_zh in FIELD_NAMES_ZH.items() if kind in unreadable)
+    problems = tuple(ambiguous_problem(text, name_zh, vocab.text_zh) for kind, name_zh in vocab.names_zh.items()
+                     if kind in unreadable)
     return Metrics(values["participants"], values["products"], values["sales"], problems)
 
 
@@ -86,7 +89,7 @@ def _bounded_add(cache: dict, key: str, value: object) -> None:
     cache[key] = value
 
 
-def _shape(text: str, digit_count: int) -> Shape | bool:
+def _shape(text: str, digit_count: int, vocab: Vocabulary) -> Shape | bool:
     """The slots of text's figures, or _UNSHAPED when its digits cannot be followed."""
     before_growth = normalise_but_growth(text)
     digit_places = [m.start() for m in _ASCII_DIGIT.finditer(before_growth)]
@@ -102,7 +105,7 @@ def _shape(text: str, digit_count: int) -> Shape | bool:
     if not norm or not ANY_NUMBER.search(norm):
         return (), True
     slots = []
-    for kind, g, part, clause in figure_slots(norm):
+    for kind, g, part, clause in figure_slots(norm, vocab):
         pieces = None
         if g is not None:
             at = g[M_NUM_AT]

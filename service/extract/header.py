@@ -1,7 +1,8 @@
-"""Extract stage, header finding, pure: a grid's top rows -> Header (where it sits, which column holds which field).
+"""Extract stage, header finding, pure: a grid's top rows + a compiled table template -> Header (where it
+sits, which column holds which field).
 
-The header is found by content (HEADER_ALIASES), over one row or a heading row and its sub-headings;
-the Header then reads each field's text off a data row and spots the header printed again.
+The header is found by content (the template's aliases), over one row or a heading row and its
+sub-headings; the Header then reads each field's text off a data row and spots the header printed again.
 """
 from __future__ import annotations
 
@@ -11,36 +12,24 @@ from functools import cached_property
 
 from ..text import clean_cell, fold
 from .grid import cell_at
+from .template import Compiled, default_compiled
 
-# Header aliases per field, matched on fold()ed text by equality, prefix or (short cells) containment.
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "seq": ("序号", "编号"),
-    "county": ("县（市、区）", "县(市区)", "县（区、市）", "县(市", "县市区", "区县", "县区", "地区", "区域"),
-    "organiser": ("举办单位", "主办单位", "承办单位", "组织单位", "举办方", "主办方", "单位名称"),
-    "name": ("活动名称", "活动主题", "活动项目", "名称"),
-    "content": ("活动形式及具体内容", "活动形式", "具体内容", "活动内容", "形式及内容"),
-    "effect": ("活动成效", "成效", "活动效果", "活动成果"),
-    "note": ("备注",),
-}
-EXACT_ONLY = {"名称"}  # "企业名称", "商品名称" are not the activity's name
 HEADER_SCAN_ROWS = 30
 MAX_HEADER_CELL = 60  # folded characters; longer cells are data, not headings
-_FOLDED_ALIASES = [(f, fold(a)) for f, aliases in HEADER_ALIASES.items() for a in aliases]
-_NAME_ALIASES = tuple(a for f, a in _FOLDED_ALIASES if f == "name")
-_NAME_ALIAS_RE = re.compile("|".join(map(re.escape, _NAME_ALIASES)))  # no alias holds "\0"
 _SPLIT_ENDINGS = ("及", "和", "与", "、", "(")
-NAME_ALIAS_ENDS = "称题目\u2f6c"  # the last characters of the name aliases, and what NFKC folds into them (⽬)
 
 
-def match_field(folded: str) -> str | None:
+def match_field(folded: str, t: Compiled | None = None) -> str | None:
     """The field a folded header cell names: exact beats prefix beats containment."""
     if not folded or len(folded) > MAX_HEADER_CELL:
         return None
+    t = t or default_compiled()
     best, best_score = None, 0
-    for field_name, alias in _FOLDED_ALIASES:
+    exact_only = t.exact_only
+    for field_name, alias in t.folded_aliases:
         if folded == alias:
             score = 200 + len(alias)
-        elif alias in EXACT_ONLY:
+        elif alias in exact_only:
             continue
         elif folded.startswith(alias):
             score = 100 + len(alias)
@@ -53,19 +42,21 @@ def match_field(folded: str) -> str | None:
     return best
 
 
-def map_columns(folded_cells: list[str]) -> dict[str, list[int]]:
+def map_columns(folded_cells: list[str], t: Compiled | None = None) -> dict[str, list[int]]:
     """Field -> column indexes, for one (possibly combined) header row."""
+    t = t or default_compiled()
     columns: dict[str, list[int]] = {}
     for c, text in enumerate(folded_cells):
-        field_name = match_field(text)
+        field_name = match_field(text, t)
         if field_name:
             columns.setdefault(field_name, []).append(c)
     return columns
 
 
-def qualifies(columns: dict[str, list[int]]) -> bool:
-    """A header names 活动名称 and at least two other fields."""
-    return "name" in columns and len(columns) >= 3
+def qualifies(columns: dict[str, list[int]], t: Compiled | None = None) -> bool:
+    """A header names every required field (活动名称) and enough fields in all (3)."""
+    t = t or default_compiled()
+    return all(k in columns for k in t.required) and len(columns) >= min(t.template.min_fields, len(t.template.fields))
 
 
 @dataclass(frozen=True)
@@ -77,6 +68,7 @@ class Header:
     columns: dict[str, list[int]]
     labels: dict[int, str]
     texts: tuple[frozenset[str], ...]  # folded header texts per column, to spot repeats
+    template: Compiled
 
     def value(self, cells: list[list[str]], r: int, field_name: str,
               filled: dict[tuple[int, int], str] | None = None) -> str:
@@ -118,14 +110,15 @@ class Header:
         """A header row again (every printed page), whole or as its second line."""
         if self._repeats_texts(row):
             return True
-        # A whole header names 活动名称 somewhere, and every name alias ends in 称, 题 or 目 (after
-        # fold): rows without any of those characters (or ⽬, which NFKC makes 目) are not one.
+        # A whole header names the required fields, whose aliases end in a few characters (活动名称's in
+        # 称, 题 or 目 after fold): rows without any of those (or what NFKC folds into them) are not one.
+        t = self.template
         joined = "\0".join(row)
-        if not any(ch in joined for ch in NAME_ALIAS_ENDS):
+        if not any(ch in joined for ch in t.required_alias_ends):
             return False
         folded = [fold(v) for v in row]
         # one search over the cells joined by a character no alias holds = "an alias in some cell"
-        return bool(_NAME_ALIAS_RE.search("\0".join(folded))) and qualifies(map_columns(folded))
+        return bool(t.required_alias_re.search("\0".join(folded))) and qualifies(map_columns(folded, t), t)
 
     def _repeats_texts(self, row: list[str]) -> bool:
         """Every non-blank cell holds the header's text of its column (folded cells compared lazily:
@@ -140,18 +133,21 @@ class Header:
         return seen
 
 
-def find_header(cells: list[list[str]], merged: list[tuple[int, int, int, int]]) -> Header | None:
-    """The first row (or pair of rows) in the top rows that names the table's fields."""
+def find_header(cells: list[list[str]], merged: list[tuple[int, int, int, int]],
+                t: Compiled | None = None) -> Header | None:
+    """The first row (or pair of rows) in the top rows that names the table's fields (default template:
+    the shipped one)."""
+    t = t or default_compiled()
     limit = min(len(cells), HEADER_SCAN_ROWS + 1)
     view, covered = _header_view(cells, merged, limit)
     for r in range(min(limit, HEADER_SCAN_ROWS)):
-        single = map_columns(view[r])
-        if len(single) >= 2 and r + 1 < limit and _continues(cells, view, covered, r):
-            combined = map_columns(_combined(cells, view, r))
-            if qualifies(combined):
-                return _header(cells, view, r, r + 1, combined)
-        if qualifies(single):
-            return _header(cells, view, r, r, single)
+        single = map_columns(view[r], t)
+        if len(single) >= 2 and r + 1 < limit and _continues(cells, view, covered, r, t):
+            combined = map_columns(_combined(cells, view, r), t)
+            if qualifies(combined, t):
+                return _header(cells, view, r, r + 1, combined, t)
+        if qualifies(single, t):
+            return _header(cells, view, r, r, single, t)
     return None
 
 
@@ -170,7 +166,8 @@ def _header_view(cells: list[list[str]], merged: list[tuple[int, int, int, int]]
     return view, covered
 
 
-def _continues(cells: list[list[str]], view: list[list[str]], covered: set[tuple[int, int]], r: int) -> bool:
+def _continues(cells: list[list[str]], view: list[list[str]], covered: set[tuple[int, int]], r: int,
+               t: Compiled) -> bool:
     """Row r+1 finishes row r's headings: sub-headings, "具体内容" after "活动形式及", "（含…）"."""
     own = [(c, fold(v)) for c, v in enumerate(cells[r + 1]) if fold(v)]
     if not own:
@@ -179,7 +176,7 @@ def _continues(cells: list[list[str]], view: list[list[str]], covered: set[tuple
         above = _above(view, r, c)
         if len(text) > MAX_HEADER_CELL or text.isdigit() or not above:
             return False
-        if not (match_field(text) or text.startswith("(") or above.endswith(_SPLIT_ENDINGS)
+        if not (match_field(text, t) or text.startswith("(") or above.endswith(_SPLIT_ENDINGS)
                 or (r, c) in covered or not view[r][c] or _heads_group(cells, view, r, c)):
             return False
     return True
@@ -211,7 +208,7 @@ def _combined(cells: list[list[str]], view: list[list[str]], r: int) -> list[str
 
 
 def _header(cells: list[list[str]], view: list[list[str]], first: int, last: int,
-            columns: dict[str, list[int]]) -> Header:
+            columns: dict[str, list[int]], t: Compiled) -> Header:
     """Header with labels (sub-heading, else heading) and folded header texts per column."""
     width = max(len(view[first]), len(view[last]))
     labels, texts = {}, []
@@ -220,4 +217,4 @@ def _header(cells: list[list[str]], view: list[list[str]], first: int, last: int
         labels[c] = re.sub(r"\s+", "", label)
         texts.append(frozenset(t for t in (view[first][c] if c < len(view[first]) else "",
                                            view[last][c] if c < len(view[last]) else "") if t))
-    return Header(first, last, columns, labels, tuple(texts))
+    return Header(first, last, columns, labels, tuple(texts), t)

@@ -8,18 +8,20 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..model import Metrics
-from .effect_figures import read_in_full
+from .effect_figures import Vocabulary, read_in_full
 from .effect_shapes import shaped_metrics
+from .template import default_vocabulary
 
 
-def parse_metrics(text: str) -> Metrics:
-    """Read participants, products and sales (万元) from one 活动成效 cell."""
+def parse_metrics(text: str, vocab: Vocabulary | None = None) -> Metrics:
+    """Read participants, products and sales (万元) from one free-text cell, with the template's keywords
+    (default: the shipped template's)."""
     if not text:
         return Metrics()
-    return _parse_metrics(text)
+    return _parse_metrics(text, vocab or default_vocabulary())
 
 
 @lru_cache(maxsize=4096)  # the same text recurs (copied rows, resends); Metrics and Problem are frozen
-def _parse_metrics(text: str) -> Metrics:
-    found = shaped_metrics(text)
-    return read_in_full(text) if found is None else found
+def _parse_metrics(text: str, vocab: Vocabulary) -> Metrics:
+    found = shaped_metrics(text, vocab)
+    return read_in_full(text, vocab) if found is None else found

@@ -56,11 +56,9 @@ def plan_receipt(config: Config, *, message_id: str, sender: str, subject: str, 
     confirmed: addresses staff registered for the city (`confirm-sender --register`), told like the config's.
     verdict: the sender verification's (model.SenderAuth): "fail" gets nothing.
     """
-    if verdict == "fail":
-        return None
-    if not _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at,
-                          city=city, deadline=deadline, auto_generated=auto_generated,
-                          now=min(now, window_from) if window_from else now):
+    if not receipt_wanted(config, message_id=message_id, sender=sender, received_at=received_at, city=city,
+                          deadline=deadline, auto_generated=auto_generated, now=now, window_from=window_from,
+                          verdict=verdict):
         return None
     assert city is not None and deadline is not None  # checked by _wants_receipt
     to, other_sender = receipt_recipients(sender, config.city(city).emails, confirmed)
@@ -99,12 +97,12 @@ def receipt_context(config: Config, *, sender_city: str, deadline_id: str, subje
         **common_context(config, now),
         "addressee": addressee_of(config.city(sender_city)),
         "city": sender_city,
-        "deadline": deadline_context(deadline),
+        "deadline": deadline_context(deadline, config),
         "original_subject": quoted_subject(subject),
         "other_sender": quoted(other_sender, QUOTED_CHARS),
         "received_at": received_at.astimezone(config.tz),
         "rows": rows,
-        "wants_table": deadline.id == config.table_deadline.id,
+        "wants_table": config.expected_table(deadline.id) is not None,
         "problems": problem_lines(problems),
         "late": replaces is None and received_at >= end_of_day(deadline.due, config.tz),
         "replaces": replaces.astimezone(config.tz) if replaces else None,
@@ -184,6 +182,19 @@ def is_robot_sender(sender: str) -> bool:
     """True for noreply / mailer-daemon / postmaster style addresses (and empty ones)."""
     sender = (sender or "").strip()
     return "@" not in sender or bool(_ROBOT_SENDER.match(sender))
+
+
+def receipt_wanted(config: Config, *, message_id: str, sender: str, received_at: datetime, city: str | None,
+                   deadline: str | None, auto_generated: bool, now: datetime, window_from: datetime | None = None,
+                   verdict: str = "none", **_: Any) -> bool:
+    """Whether plan_receipt may send anything for this mail, before it asks whom to tell: the caller
+    asks the store for the addresses staff registered only then (a backlog of old mail asks nothing).
+    Takes plan_receipt's keywords; the ones that do not decide this are ignored."""
+    if verdict == "fail":
+        return False
+    return _wants_receipt(config, message_id=message_id, sender=sender, received_at=received_at, city=city,
+                          deadline=deadline, auto_generated=auto_generated,
+                          now=min(now, window_from) if window_from else now)
 
 
 def _wants_receipt(config: Config, *, message_id: str, sender: str, received_at: datetime,

@@ -141,7 +141,7 @@ def reminder_context(config: Config, calendar: WorkCalendar, city: City, slot: S
         **common_context(config, now),
         "addressee": addressee_of(city),
         "city": city.name,
-        "deadline": deadline_context(slot.deadline),
+        "deadline": deadline_context(slot.deadline, config),
         "conditional": conditional,
         "days_left": max((due - today).days, 0),
         "workdays_left": calendar.workdays_between(today, due),
@@ -150,10 +150,11 @@ def reminder_context(config: Config, calendar: WorkCalendar, city: City, slot: S
     }
 
 
-def deadline_context(deadline: Deadline) -> dict[str, Any]:
-    """A deadline as plain template values."""
-    return {"id": deadline.id, "title": deadline.title, "due": deadline.due,
-            "required": deadline.required}
+def deadline_context(deadline: Deadline, config: Config | None = None) -> dict[str, Any]:
+    """A deadline as plain template values; with config, the table its report carries (headline, row name)."""
+    table = config.expected_table(deadline.id) if config else None
+    return {"id": deadline.id, "title": deadline.title, "due": deadline.due, "required": deadline.required,
+            "table": {"headline": table.headline, "row_name": table.row_name} if table else None}
 
 
 def _at(day: date, hh_mm: str, tz: ZoneInfo) -> datetime:

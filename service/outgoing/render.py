@@ -19,7 +19,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from ..config import City, Config
+from ..config import City, Config, default_tables
 from ..errors import ConfigError
 from ..resources import shipped_folder
 from ..text import escaped
@@ -150,19 +150,23 @@ _COMMON = {
     "contact": {"name": "刘琦", "phone": "0731-82287166"},
     "today": date(2022, 1, 4),
 }
-_DEADLINE = {"id": "progress", "title": "活动组织情况", "due": date(2022, 1, 5), "required": True}
+_DEADLINE = {"id": "progress", "title": "活动组织情况", "due": date(2022, 1, 5), "required": True, "table": None}
+_SAMPLE_TABLE = default_tables()[0]  # previews show the shipped template's names
+_TABLE = {"headline": _SAMPLE_TABLE.headline, "row_name": _SAMPLE_TABLE.row_name}
+_SAMPLE_TOTALS = [{"name": f.name_zh, "value": value, "unit": f.unit}
+                  for f, value in zip(_SAMPLE_TABLE.figures, (120, 3400, 1520.5, 0, 0))]
 _REMINDER = {**_COMMON, "addressee": "长沙市商务局", "city": "长沙市", "deadline": _DEADLINE,
              "conditional": False, "days_left": 1, "workdays_left": 1, "days_over": 1,
              "workdays_over": 1}
 _CELL = {"deadline": "progress", "state": "on_time", "label": "按时", "date": date(2022, 1, 4),
          "versions": 2, "rows": 0, "problems": 1, "bg": "#e6f4ea", "fg": "#137333"}
 _PROBLEM = {"city": "长沙市", "file": "统计表.xlsx", "row": 3,
-            "message_zh": "第 3 行 县（市、区）'长沙新区' 不在长沙市辖区内", "code": "unknown_county"}
+            "message_zh": f"第 3 行 {_SAMPLE_TABLE.field('county').name_zh}'长沙新区' 不在长沙市辖区内", "code": "unknown_county"}
 
 SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
     "reminder_upcoming": _REMINDER,
-    "reminder_overdue": {**_REMINDER, "deadline": {**_DEADLINE, "id": "summary"}},
-    "receipt": {**_COMMON, "addressee": "长沙市商务局", "city": "长沙市", "deadline": _DEADLINE,
+    "reminder_overdue": {**_REMINDER, "deadline": {**_DEADLINE, "id": "summary", "table": _TABLE}},
+    "receipt": {**_COMMON, "addressee": "长沙市商务局", "city": "长沙市", "deadline": {**_DEADLINE, "table": _TABLE},
                 "original_subject": "长沙市活动组织情况", "other_sender": "", "received_at": datetime(2022, 1, 4, 16, 20),
                 "rows": 12, "wants_table": True, "late": False, "replaces": datetime(2022, 1, 3, 10, 0),
                 "problems": [{"file": "统计表.xlsx", "text": _PROBLEM["message_zh"]}]},
@@ -183,7 +187,8 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
                "stale": [{"deadline": "活动组织情况", "count": 3, "cities": 2, "kinds": "截止前提醒 3",
                           "first": datetime(2022, 1, 3, 9, 0), "last": datetime(2022, 1, 4, 9, 0)}],
                "stale_count": 3,
-               "totals": {"participants": 120, "products": 3400, "sales_wan": 1520.5},
+               "totals": _SAMPLE_TOTALS,
+               "totals_heading": _SAMPLE_TABLE.overview_heading or _SAMPLE_TABLE.headline,
                "poll": {"last_ok": datetime(2022, 1, 4, 8, 0), "error": "timeout", "stale": True,
                         "hours": 0.5},
                "warnings": ["2027年的法定节假日未知"],

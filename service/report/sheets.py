@@ -17,7 +17,8 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .summary import COLUMNS, METRIC_COLUMNS, PROBLEM_COLUMNS, Summary
+from ..tables import TableField
+from .summary import PROBLEM_COLUMNS, Summary
 
 # Control characters XML 1.0 forbids (openpyxl would refuse them); \v is Word's manual line break.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f]")
@@ -29,9 +30,9 @@ _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 TEXT, CENTRE, COUNT, MONEY = "RMS 文本", "RMS 居中", "RMS 数量", "RMS 金额"
 TITLE, NOTE_LEFT, NOTE_RIGHT, HEADER = "RMS 标题", "RMS 说明左", "RMS 说明右", "RMS 表头"
 TOTAL = "（合计）"  # suffix: the bold variant of a kind, for 合计 rows
-ACTIVITY_KINDS = (CENTRE, CENTRE, CENTRE, TEXT, TEXT, TEXT, TEXT, TEXT, COUNT, COUNT, MONEY, TEXT, CENTRE)
-ACTIVITY_WIDTHS = ((6, 8), (8, 22), (10, 16), (12, 24), (14, 30), (20, 40), (20, 40), (8, 20),
-                   (10, 14), (10, 14), (12, 16), (12, 28), (12, 12))
+# A layout column's kind (summary.Layout) -> its style
+KIND_STYLES = {"seq": CENTRE, "city": CENTRE, "county": CENTRE, "text": TEXT, "integer": COUNT, "decimal": COUNT,
+               "money": MONEY, "file": TEXT, "received": CENTRE}
 PROBLEM_KINDS = (CENTRE, CENTRE, CENTRE, CENTRE, TEXT, TEXT, TEXT, CENTRE, TEXT, TEXT, CENTRE, TEXT)
 PROBLEM_WIDTHS = ((6, 6), (8, 22), (10, 20), (17, 17), (16, 30), (16, 40), (12, 28), (6, 6), (30, 60),
                   (8, 20), (14, 18), (12, 24))
@@ -169,9 +170,9 @@ def mark_doubted(cell: Cell, note: str) -> None:
 
 def summary_sheet(wb: Workbook, arrays: dict, summary: Summary) -> list[int]:
     """汇总: every city's activities; returns the column widths for the city sheets to share."""
-    widths = column_widths(summary.rows, ACTIVITY_WIDTHS)
+    widths = column_widths(summary.rows, summary.layout.widths)
     activity_sheet(wb, arrays, "汇总", summary, summary.rows, f"填报单位（盖章）：{summary.unit}",
-                   summary.overview[-1][-4:], widths, summary.doubted)
+                   summary.city_figures(summary.overview[-1]), widths, summary.doubted)
     return widths
 
 
@@ -183,8 +184,8 @@ def city_sheets(wb: Workbook, arrays: dict, summary: Summary, widths: Sequence[i
         doubted = {(k, column): note for k, n in enumerate(mine) for (m, column), note in summary.doubted.items()
                    if m == n}
         if rows:
-            activity_sheet(wb, arrays, sheet_name(line[0]), summary, rows, f"市州：{line[0]}", line[-4:], widths,
-                           doubted)
+            activity_sheet(wb, arrays, sheet_name(line[0]), summary, rows, f"市州：{line[0]}",
+                           summary.city_figures(line), widths, doubted)
 
 
 def sheet_name(city: str) -> str:
@@ -197,48 +198,63 @@ def activity_sheet(wb: Workbook, arrays: dict, name: str, summary: Summary, rows
                    doubted: Mapping[tuple[int, int], str] | None = None) -> None:
     """One table as in the notice: title, 填报单位, header, one row per activity, then 合计.
 
-    figures: [activities, participants, products, sales] as aggregated in the Summary;
+    figures: [activities, each figure] as aggregated in the Summary;
     doubted: (index in rows, column) -> note for the figures the totals leave out.
     """
     sheet = Sheet(wb, name, arrays)
-    width = len(COLUMNS)
+    layout = summary.layout
+    width, kinds = len(layout.columns), [KIND_STYLES[k] for k in layout.kinds]
     append_title(sheet, width, summary.title, left, subtitle(summary))
-    sheet.append(COLUMNS, [HEADER] * width)
+    sheet.append(layout.columns, [HEADER] * width)
     by_row: dict[int, list[tuple[int, str]]] = {}
     for (n, column), note in (doubted or {}).items():
         by_row.setdefault(n, []).append((column, note))
     for n, row in enumerate(rows):
-        sheet.append(row, ACTIVITY_KINDS)
+        sheet.append(row, kinds)
         for column, note in by_row.get(n, ()):
             mark_doubted(sheet.ws.cell(sheet.row, column + 1), note)
-    total = [f"合计（{figures[0]} 项活动）", *[None] * 7, *figures[1:], None, None]
-    sheet.append(total, [CENTRE + TOTAL] * 8 + [total_style(kind) for kind in ACTIVITY_KINDS[8:]])
-    sheet.ws.merge_cells(f"A{sheet.row}:H{sheet.row}")  # the label spans the text columns
+    label_span = min(layout.figure_columns, default=width - 2)  # the label spans the text columns
+    total: list = [total_label(summary, figures[0]), *[None] * (width - 1)]
+    for column, value in zip(layout.figure_columns, figures[1:]):
+        total[column] = value
+    sheet.append(total, [CENTRE + TOTAL] * label_span + [total_style(kind) for kind in kinds[label_span:]])
+    if label_span > 1:
+        sheet.ws.merge_cells(f"A{sheet.row}:{get_column_letter(label_span)}{sheet.row}")
     set_layout(sheet.ws, widths, (3, 3), "A4")
     sheet.ws.row_dimensions[3].height = 42
     sheet.ws.auto_filter.ref = f"A3:{get_column_letter(width)}{3 + len(rows)}"
 
 
+def total_label(summary: Summary, count: object) -> str:
+    """合计（12 项活动）."""
+    t = summary.layout.template
+    return f"合计（{count} {t.measure_word}{t.row_name}）"
+
+
 def overview_sheet(wb: Workbook, arrays: dict, summary: Summary) -> None:
     """概况: per city the state and first received date per deadline and its figures; 全省合计; a chart."""
     sheet = Sheet(wb, "概况", arrays)
-    count, lines = len(summary.deadlines), summary.overview
-    width = 1 + 2 * count + 4
+    count, lines, figures = len(summary.deadlines), summary.overview, summary.layout.figures
+    width = 1 + 2 * count + 1 + len(figures)
     append_title(sheet, width, f"“{summary.campaign}”各市州报送概况",
                  "状态以首次来件时间计，收到日期为首次来件日期；— 表示可选报送未报", subtitle(summary))
     append_overview_header(sheet, summary)
     cities_doubted = {(summary.rows[n][1], column) for n, column in summary.doubted}
     for line in lines[:-1]:
-        sheet.append(line, [overview_style(i, v, count) for i, v in enumerate(line)])
-        for k, column in enumerate(METRIC_COLUMNS):  # the city's figure leaves some out: say so
+        sheet.append(line, [overview_style(i, v, count, summary) for i, v in enumerate(line)])
+        for k, column in enumerate(summary.layout.figure_columns):  # the city's figure leaves some out: say so
             if (line[0], column) in cities_doubted:
-                mark_doubted(sheet.ws.cell(sheet.row, width - 2 + k), CITY_DOUBTED_ZH)
-    sheet.append(lines[-1], [total_style(overview_style(i, None, count)) for i in range(width)])
-    limits = [(8, 22)] + [(8, 8), (12, 12)] * count + [(8, 10), (10, 14), (10, 14), (12, 16)]
+                mark_doubted(sheet.ws.cell(sheet.row, width - len(figures) + 1 + k), CITY_DOUBTED_ZH)
+    sheet.append(lines[-1], [total_style(overview_style(i, None, count, summary)) for i in range(width)])
+    limits = [(8, 22)] + [(8, 8), (12, 12)] * count + [(8, 10)] + [(12, 16) if f.kind == "money" else (10, 14)
+                                                                   for f in figures]
     set_layout(sheet.ws, column_widths(lines, limits), (3, 4), "B5")
     sheet.ws.row_dimensions[3].height = 36
-    sheet.ws.add_chart(sales_chart(sheet.ws, summary, first_row=5, last_row=3 + len(lines), column=width),
-                       f"A{sheet.row + 2}")
+    charted = next((k for k, f in enumerate(figures) if f.kind == "money"), len(figures) - 1)
+    if figures:
+        column = width - len(figures) + 1 + charted
+        sheet.ws.add_chart(figure_chart(sheet.ws, summary, figures[charted], first_row=5, last_row=3 + len(lines),
+                                        column=column), f"A{sheet.row + 2}")
 
 
 def append_overview_header(sheet: Sheet, summary: Summary) -> None:
@@ -246,36 +262,40 @@ def append_overview_header(sheet: Sheet, summary: Summary) -> None:
     top: list = ["市州"]
     for d in summary.deadlines:
         top += [f"{d.title}（{d.due.month}月{d.due.day}日截止{'' if d.required else '，选报'}）", None]
-    top += [f"重点活动（{summary.deadline.title}）", None, None, None]
-    below = [None] + ["状态", "收到日期"] * len(summary.deadlines) + ["活动数", "参与主体数量", "商品数量", "销售额（万元）"]
+    t, figures = summary.layout.template, summary.layout.figures
+    top += [f"{t.overview_heading or t.headline}（{summary.deadline.title}）", *[None] * len(figures)]
+    below = [None] + ["状态", "收到日期"] * len(summary.deadlines) + [f"{t.row_name}数", *(f.title for f in figures)]
     sheet.append(top, [HEADER] * len(top))
     sheet.append(below, [HEADER] * len(below))
     sheet.ws.merge_cells("A3:A4")
-    for first in range(2, len(top) - 4, 2):
+    group = len(figures) + 1
+    for first in range(2, len(top) - group, 2):
         sheet.ws.merge_cells(f"{get_column_letter(first)}3:{get_column_letter(first + 1)}3")
-    sheet.ws.merge_cells(f"{get_column_letter(len(top) - 3)}3:{get_column_letter(len(top))}3")
+    if group > 1:
+        sheet.ws.merge_cells(f"{get_column_letter(len(top) - group + 1)}3:{get_column_letter(len(top))}3")
 
 
-def overview_style(column: int, value: object, deadlines: int) -> str:
-    """市州 and states centred (late/missing coloured), then the count and the three metrics."""
+def overview_style(column: int, value: object, deadlines: int, summary: Summary) -> str:
+    """市州 and states centred (late/missing coloured), then the count and each figure."""
     figure = column - 1 - 2 * deadlines
     if figure < 0:
         return STATE_STYLES.get(value, CENTRE) if isinstance(value, str) else CENTRE
-    return (COUNT, COUNT, COUNT, MONEY)[figure]
+    return COUNT if figure == 0 else KIND_STYLES[summary.layout.figures[figure - 1].kind]
 
 
-def sales_chart(ws: Worksheet, summary: Summary, first_row: int, last_row: int, column: int) -> BarChart:
-    """A native column chart of 销售额（万元） by city (the province total left out)."""
+def figure_chart(ws: Worksheet, summary: Summary, shown: TableField, first_row: int, last_row: int,
+                 column: int) -> BarChart:
+    """A native column chart of one figure by city (the money one, 销售额（万元）; the province total left out)."""
     chart = BarChart()
     chart.type = "col"
-    chart.title = f"各市州销售额（万元）· {summary.deadline.title}"
+    chart.title = f"各市州{shown.title}· {summary.deadline.title}"
     chart.add_data(Reference(ws, min_col=column, min_row=first_row - 1, max_row=last_row), titles_from_data=True)
     # City names as a string reference: openpyxl's set_categories makes a numRef, which some readers
     # (WPS, older Excel) show as 1, 2, 3...
     names = Reference(ws, min_col=1, min_row=first_row, max_row=last_row)
     chart.series[0].cat = AxDataSource(strRef=StrRef(f=str(names)))
     chart.legend = None
-    chart.y_axis.title = "万元"
+    chart.y_axis.title = shown.unit or shown.title
     chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides the axes unless told
     chart.width, chart.height = 26, 10
     return chart

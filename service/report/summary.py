@@ -7,6 +7,7 @@ Rows come from each city's counted version for the deadline, cities in the offic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Collection, Iterable, Iterator, Mapping, Sequence
@@ -18,19 +19,47 @@ from ..decide.plausibility import FigureKey, city_doubts, is_counted
 from ..decide.status import states_at
 from ..figures import figure_sum, plain_figure
 from ..model import Problem, ReportRow, ReportState, Snapshot, StoredResult, TableUnit
+from ..tables import TableField, TableTemplate
 
-COLUMNS = ("序号", "市州", "县（市、区）", "举办单位", "活动名称", "活动形式及具体内容",
-           "活动成效（含参与主体数量、商品数量、销售额等）", "备注",
-           "参与主体数量", "商品数量", "销售额（万元）", "来源文件", "收到日期")
-ROW_KEYS = ("seq", "city", "county", "organiser", "name", "content", "effect", "note",
-            "participants", "products", "sales_wan", "file", "received")
-METRICS = ("participants", "products", "sales_wan")
-METRIC_COLUMNS = tuple(ROW_KEYS.index(k) for k in METRICS)  # positions of the numbers in a row
 PROBLEM_COLUMNS = ("序号", "市州", "报送节点", "收到时间", "发件人", "邮件主题", "文件", "行", "问题",
                    "联系人", "联系电话", "代码")
 TOTAL_ZH = "全省合计"
 HUMAN_CODES_EXCLUDED = frozenset({"duplicate", "auto_generated"})  # problems staff need not act on
 DOUBTED_ZH = "数值异常，未计入合计，待核实"  # the note on a figure kept out of the totals
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The 汇总 sheet's columns from the table template: 序号 (renumbered), 市州, the template's fields,
+    来源文件, 收到日期; which of them are figures."""
+
+    template: TableTemplate
+    columns: tuple[str, ...]  # headings
+    keys: tuple[str, ...]  # English keys (JSON), in the same order
+    kinds: tuple[str, ...]  # seq | city | county | text | integer | decimal | money | file | received
+    widths: tuple[tuple[int, int], ...]
+    figures: tuple[TableField, ...]
+    figure_columns: tuple[int, ...]  # positions of the figures in a row
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.figures)
+
+    @property
+    def headline(self) -> str:
+        return self.template.headline
+
+
+@lru_cache(maxsize=8)
+def layout_of(template: TableTemplate) -> Layout:
+    fields = [f for f in template.fields if f.kind != "seq"]
+    seq = next((f for f in template.fields if f.kind == "seq"), None)
+    keys = ("seq", "city", *(f.key for f in fields), "file", "received")
+    return Layout(
+        template=template, columns=(seq.title if seq else "序号", "市州", *(f.title for f in fields), "来源文件", "收到日期"),
+        keys=keys, kinds=("seq", "city", *(f.kind for f in fields), "file", "received"),
+        widths=((6, 8), (8, 22), *(f.widths for f in fields), (12, 28), (12, 12)),
+        figures=template.figures, figure_columns=tuple(keys.index(f.key) for f in template.figures))
 
 
 @dataclass(frozen=True)
@@ -42,19 +71,28 @@ class Summary:
     deadline: Deadline  # the deadline whose rows are compiled
     deadlines: tuple[Deadline, ...]  # every deadline, for the status columns of 概况
     as_of: datetime  # newest mail taken into account (local time); also the file's timestamps
-    rows: list[list]  # COLUMNS order
-    overview: list[list]  # per city: 市州, (state, first received) per deadline, count, 3 metrics; then 全省合计
+    rows: list[list]  # the layout's column order
+    overview: list[list]  # per city: 市州, (state, first received) per deadline, count, its figures; then 全省合计
     problems: list[list]  # PROBLEM_COLUMNS order
+    layout: Layout  # the columns of rows, from the table template
     # (index in rows, column) -> why that figure is kept out of the totals (the workbook marks the cell)
     doubted: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
-        return f"“{self.campaign}”重点活动统计表"
+        return f"“{self.campaign}”{self.layout.headline}"
+
+    @property
+    def figure_count(self) -> int:
+        return len(self.layout.figures)
+
+    def city_figures(self, line: Sequence) -> list:
+        """[activities, figures...] at the end of an overview line."""
+        return list(line[len(line) - 1 - self.figure_count:])
 
     def totals(self) -> dict[str, Decimal | int | None]:
-        """Province figures (the last overview line): activities and the three metrics."""
-        return dict(zip(("activities", *METRICS), self.overview[-1][-4:]))
+        """Province figures (the last overview line): activities and each figure."""
+        return dict(zip(("activities", *self.layout.metrics), self.city_figures(self.overview[-1])))
 
 
 def number(value: Decimal | float | None) -> Decimal | int | None:
@@ -80,15 +118,15 @@ def counted_rows(config: Config, states: Sequence[ReportState], deadline: str,
 
 def summary_rows(config: Config, states: Sequence[ReportState], deadline: str,
                  rows_by_message: Mapping[int, Sequence[ReportRow]], received: dict[int, datetime]) -> list[list]:
-    """One list per activity in COLUMNS order; cities in the config's (official) order."""
+    """One list per activity in the layout's column order; cities in the config's (official) order."""
+    cells = [(f.key, f.numeric) for f in config.template.fields if f.kind != "seq"]
     table: list[list] = []
     for city, message, _, r in counted_rows(config, states, deadline, rows_by_message):
         day = received[message].astimezone(config.tz).date().isoformat() if message in received else ""
-        table.append([
-            len(table) + 1, city, r.county, r.organiser, r.name, r.content,
-            r.effect, r.note, number(r.participants), number(r.products),
-            number(r.sales_wan), r.filename, day,
-        ])
+        values, figures = r.values, r.figures
+        table.append([len(table) + 1, city,
+                      *(number(figures.get(k)) if numeric else values.get(k, "") for k, numeric in cells),
+                      r.filename, day])
     return table
 
 
@@ -113,7 +151,7 @@ def figure_doubts(config: Config, states: Sequence[ReportState], deadline: str,
         if message not in earlier:
             earlier.append(message)
         versions = [rows_by_message[m] for m in earlier[:earlier.index(message) + 1] if rows_by_message.get(m)]
-        for doubt in city_doubts(versions, config.plausibility) if versions else []:
+        for doubt in city_doubts(versions, config) if versions else []:
             for i, metric in doubt.figures:
                 doubted.setdefault((message, i, metric), doubt.problem)
     return doubted
@@ -126,8 +164,9 @@ def doubted_cells(config: Config, states: Sequence[ReportState], deadline: str,
     cells: dict[tuple[int, int], str] = {}
     if not doubted:
         return cells
+    layout = layout_of(config.template)
     for n, (_, message, i, _) in enumerate(counted_rows(config, states, deadline, rows_by_message)):
-        for metric, column in zip(METRICS, METRIC_COLUMNS):
+        for metric, column in zip(layout.metrics, layout.figure_columns):
             if not is_counted((message, i, metric), doubted):
                 cells[(n, column)] = f"{DOUBTED_ZH}\n{doubted[(message, i, metric)].message_zh}"
     return cells
@@ -139,9 +178,9 @@ def counted_totals(config: Config, states: Sequence[ReportState], deadline: str,
     """Exact sums of the figures that count for a deadline (rows: of every version, see version_messages)."""
     doubted = figure_doubts(config, states, deadline, rows_by_message, list(results))
     counted = list(counted_rows(config, states, deadline, rows_by_message))
-    return {metric: figure_sum(getattr(r, metric) for _, message, i, r in counted
+    return {metric: figure_sum(r.figures.get(metric) for _, message, i, r in counted
                                if is_counted((message, i, metric), doubted)) or Decimal(0)
-            for metric in METRICS}
+            for metric in layout_of(config.template).metrics}
 
 
 def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> str:
@@ -153,9 +192,9 @@ def latest_deadline_with_rows(config: Config, states: Sequence[ReportState]) -> 
     return config.table_deadline.id
 
 
-def city_figures(rows: Sequence[Sequence], cities: Sequence[str],
+def city_figures(rows: Sequence[Sequence], cities: Sequence[str], columns: Sequence[int],
                  doubted: Collection[tuple[int, int]] = ()) -> list[list]:
-    """[activities, participants, products, sales] per city (official order), then the province.
+    """[activities, each figure (at columns of a row)] per city (official order), then the province.
 
     Sums are exact (Decimal) and skip unparsed (empty) metrics and doubted cells ((row index, column));
     a sum over nothing parsed stays empty, not 0.
@@ -163,14 +202,15 @@ def city_figures(rows: Sequence[Sequence], cities: Sequence[str],
     mine: dict[str, list[int]] = {city: [] for city in cities}
     for n, row in enumerate(rows):
         mine.setdefault(row[1], []).append(n)
-    lines = [_figures([(n, rows[n]) for n in mine[city]], doubted) for city in cities]
-    return [*lines, _figures(list(enumerate(rows)), doubted)]
+    lines = [_figures([(n, rows[n]) for n in mine[city]], columns, doubted) for city in cities]
+    return [*lines, _figures(list(enumerate(rows)), columns, doubted)]
 
 
-def _figures(numbered: Sequence[tuple[int, Sequence]], doubted: Collection[tuple[int, int]]) -> list:
-    """[activities, exact sum per metric] of (row index, row) pairs."""
+def _figures(numbered: Sequence[tuple[int, Sequence]], columns: Sequence[int],
+             doubted: Collection[tuple[int, int]]) -> list:
+    """[activities, exact sum per figure] of (row index, row) pairs."""
     sums = [plain_figure(figure_sum(row[column] for n, row in numbered if (n, column) not in doubted))
-            for column in METRIC_COLUMNS]
+            for column in columns]
     return [len(numbered), *sums]
 
 
@@ -184,7 +224,7 @@ def overview_rows(config: Config, states: Sequence[ReportState], rows: Sequence[
     """One line per city: state and first received date per deadline, then its figures; then 全省合计."""
     by_key = {(s.city, s.deadline): s for s in states}
     names = [c.name for c in config.cities]
-    figures = city_figures(rows, names, doubted)
+    figures = city_figures(rows, names, layout_of(config.template).figure_columns, doubted)
     lines = []
     for name, numbers in zip(names, figures):
         cells: list = [name]
@@ -265,7 +305,8 @@ def build_summary(config: Config, states: Sequence[ReportState], deadline: str,
         deadline=config.deadline(deadline), deadlines=tuple(config.deadlines),
         as_of=newest.astimezone(config.tz) if newest else start,
         rows=table, overview=overview_rows(config, states, table, cells),
-        problems=problem_rows(config, states, results, with_doubts(problems, doubted)), doubted=cells)
+        problems=problem_rows(config, states, results, with_doubts(problems, doubted)),
+        layout=layout_of(config.template), doubted=cells)
 
 
 def with_doubts(problems: Mapping[int, Sequence[Problem]],

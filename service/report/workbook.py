@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .summary import COLUMNS, ROW_KEYS, Summary
+from .summary import Summary
 
 # Text a spreadsheet program could take for a formula when it opens a CSV (formula injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -71,8 +71,8 @@ def json_bytes(summary: Summary) -> bytes:
         "campaign": summary.campaign, "unit": summary.unit,
         "deadline": {"id": summary.deadline.id, "title": summary.deadline.title,
                      "due": summary.deadline.due.isoformat()},
-        "as_of": summary.as_of.isoformat(), "columns": dict(zip(ROW_KEYS, COLUMNS)),
-        "rows": [dict(zip(ROW_KEYS, row)) for row in summary.rows], "totals": summary.totals(),
+        "as_of": summary.as_of.isoformat(), "columns": dict(zip(summary.layout.keys, summary.layout.columns)),
+        "rows": [dict(zip(summary.layout.keys, row)) for row in summary.rows], "totals": summary.totals(),
     }
     return (json.dumps(document, ensure_ascii=False, indent=2, default=json_number) + "\n").encode("utf-8")
 
@@ -141,7 +141,7 @@ class FixedTimeZip(zipfile.ZipFile):
 def export_bytes(summary: Summary, suffix: str, per_city: bool = False) -> bytes:
     """The file for a path suffix: .csv (UTF-8 with BOM), .json, else .xlsx."""
     if suffix == ".csv":
-        return csv_bytes(COLUMNS, summary.rows)
+        return csv_bytes(summary.layout.columns, summary.rows)
     if suffix == ".json":
         return json_bytes(summary)
     return summary_workbook_bytes(summary, per_city)

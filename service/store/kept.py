@@ -66,8 +66,8 @@ class KeptSnapshot:
                 self.seen = token
             return self.snapshot
 
-    def figures(self, message_ids: Iterable[int]) -> dict[int, tuple[tuple, ...]]:
-        """message -> its rows' figures (records.read_figures), read now."""
+    def figures(self, message_ids: Iterable[int]) -> dict[int, tuple[tuple[str, dict], ...]]:
+        """message -> its rows' (template id, figures) (records.read_figures), read now."""
         with self.engine.connect() as conn:
             return read_figures(conn, message_ids)
 

@@ -6,13 +6,13 @@ back, and Snapshot (everything a job's views need) in one read transaction.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from ..figures import exact_figure, stored_figure
 from ..model import (
     AttachmentInfo,
     MessageResult,
@@ -27,26 +27,25 @@ from ..model import (
 from .decision_log import number_problems, problem_fingerprints, read_decisions
 from .schema import health, messages, problems, results, rows, sent
 
-ROW_FIELDS = ("filename", "sheet", "source_row", "seq", "county", "organiser", "name", "content", "effect", "note",
-              "participants", "products", "sales_wan")  # ReportRow's fields, the rows table's columns
-METRIC_FIELDS = ("participants", "products", "sales_wan")  # Decimal in memory, Float in the table
+ROW_COLUMNS = ("filename", "sheet", "source_row", "template", "fields", "figures")  # the rows table's own
 PROBLEM_FIELDS = ("code", "message_zh", "detail", "file", "row")
-TEXT_COUNT = len(ROW_FIELDS) - len(METRIC_FIELDS)
-assert ReportRow._fields == ROW_FIELDS and ROW_FIELDS[TEXT_COUNT:] == METRIC_FIELDS  # the figures close a row
 DETAIL_CHARS = 4000  # a problem's detail as stored (an exception text, a raw value)
 
 
 def stored_row(row: ReportRow) -> tuple:
-    """A row in ROW_FIELDS order, its Decimal figures as the Float columns take them
-    (one slice and three conversions: 200,000 rows per backlog)."""
-    return (*row[:TEXT_COUNT], stored_figure(row.participants), stored_figure(row.products),
-            stored_figure(row.sales_wan))
+    """A row in ROW_COLUMNS order: its texts and its exact figures (decimal strings) as JSON objects."""
+    figures = {k: str(v) for k, v in row.figures.items() if v is not None}
+    return (row.filename, row.sheet, row.source_row, row.table, _dumps(row.values), _dumps(figures))
 
 
 def report_row(r: Any) -> ReportRow:
-    """A rows record back, its figures as the parser's exact decimals (figures.exact_figure)."""
-    return ReportRow(r.filename, r.sheet, r.source_row, r.seq, r.county, r.organiser, r.name, r.content, r.effect,
-                     r.note, exact_figure(r.participants), exact_figure(r.products), exact_figure(r.sales_wan))
+    """A rows record back, its figures as the parser's exact decimals."""
+    return ReportRow(r.filename, r.sheet, r.source_row, _loads(r.fields),
+                     {k: Decimal(v) for k, v in _loads(r.figures).items()}, r.template)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_loads = json.JSONDecoder().decode
 
 
 def problem_values(p: Problem) -> tuple:
@@ -150,14 +149,14 @@ def read_row_counts(conn: Connection, message_ids: Iterable[int] | None = None) 
     return {m: n for m, n in conn.execute(query)}
 
 
-def read_figures(conn: Connection, message_ids: Iterable[int]) -> dict[int, tuple[tuple, ...]]:
-    """message -> its rows' figures (METRIC_FIELDS order, exact decimals), rows in position order: what a
-    view of the figures alone needs, without reading and keeping each row's text."""
-    found: dict[int, list[tuple]] = {}
-    query = (select(rows.c.message, *(rows.c[f] for f in METRIC_FIELDS))
+def read_figures(conn: Connection, message_ids: Iterable[int]) -> dict[int, tuple[tuple[str, dict[str, Decimal]], ...]]:
+    """message -> (template id, figures: field key -> exact decimal) of each of its rows in position order:
+    what a view of the figures alone needs (the template names the bounds), without each row's text."""
+    found: dict[int, list[tuple[str, dict[str, Decimal]]]] = {}
+    query = (select(rows.c.message, rows.c.template, rows.c.figures)
              .where(rows.c.message.in_(list(message_ids))).order_by(rows.c.message, rows.c.position))
-    for message, *figures in conn.execute(query):
-        found.setdefault(message, []).append(tuple(exact_figure(f) for f in figures))
+    for message, template, figures in conn.execute(query):
+        found.setdefault(message, []).append((template, {k: Decimal(v) for k, v in _loads(figures).items()}))
     return {m: tuple(listed) for m, listed in found.items()}
 
 
@@ -226,4 +225,4 @@ def write_derived(conn: Connection, derived: Iterable[tuple[int, MessageResult, 
         insert_plain(conn, problems, ("message", *PROBLEM_FIELDS, "number"), found)
     row_values = [(m, i, *stored_row(r)) for m, _, _, listed in derived for i, r in enumerate(listed)]
     if row_values:
-        insert_plain(conn, rows, ("message", "position", *ROW_FIELDS), row_values)
+        insert_plain(conn, rows, ("message", "position", *ROW_COLUMNS), row_values)

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -109,16 +108,10 @@ rows = Table(
     Column("filename", Text, nullable=False),
     Column("sheet", Text, nullable=False),
     Column("source_row", Integer, nullable=False),
-    Column("seq", Text, nullable=False),
-    Column("county", Text, nullable=False),
-    Column("organiser", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("content", Text, nullable=False),
-    Column("effect", Text, nullable=False),
-    Column("note", Text, nullable=False),
-    Column("participants", Float),
-    Column("products", Float),
-    Column("sales_wan", Float),
+    Column("template", Text, nullable=False, server_default=""),  # the [[tables]] id it was read with
+    # JSON objects keyed by the template's field keys: texts as written, figures as exact decimal strings
+    Column("fields", Text, nullable=False, server_default="{}"),
+    Column("figures", Text, nullable=False, server_default="{}"),
 )
 watermarks = Table(
     "watermarks", metadata,

@@ -1,5 +1,5 @@
-"""总览's per-city figure charts (shell): the workbook's 概况 figures (参与人数, 商品数, 销售额) of each
-city for the latest deadline with tables, kept per city between requests.
+"""总览's per-city figure charts (shell): the workbook's 概况 figures (the table template's numeric fields)
+of each city for the latest deadline with tables, kept per city between requests.
 
 Input: the view at `now` (decisions laid over), its report states and the kept snapshot (for the rows'
 figures); output: one SVG per figure. A city's line is the workbook's (report.summary's functions, on
@@ -9,29 +9,28 @@ version's figures are read once, until the store counts a rewrite of derived rec
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Any, Sequence
 
 from ..config import Config
 from ..model import ReportRow, ReportState, Snapshot, StoredResult
 from ..report.summary import (
-    METRICS,
     city_figures,
     doubted_cells,
     figure_doubts,
     latest_deadline_with_rows,
+    layout_of,
     summary_rows,
 )
 from ..store.kept import KeptSnapshot
 from . import charts
 
-CITY_FIGURES = (("参与人数", " 人", -3), ("商品数", " 件", -2), ("销售额", " 万元", -1))  # 概况's last columns
 
-
-def figure_row(figures: tuple) -> ReportRow:
-    """A row holding only its figures (METRICS order): all the plausibility checks and the sums read.
-    The one place the charts build rows (the table templates of issue 15 change it here)."""
-    return ReportRow(filename="", sheet="", source_row=0, seq="", county="", organiser="", name="", content="",
-                     effect="", note="", **dict(zip(METRICS, figures)))
+def figure_row(stored: tuple[str, dict[str, Decimal]]) -> ReportRow:
+    """A row holding only its template id and figures (Store's read_figures): all the plausibility checks
+    and the sums read; the one place the charts build rows."""
+    table, figures = stored
+    return ReportRow(filename="", sheet="", source_row=0, values={}, figures=figures, table=table)
 
 
 class CityFigures:
@@ -40,9 +39,9 @@ class CityFigures:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.rewrites = -1
-        # message -> its rows' figures (() when none): plain tuples of decimals, which the garbage collector
-        # stops tracking (67,000 ReportRows kept would make each full collection 50 ms longer)
-        self.rows: dict[int, tuple[tuple, ...]] = {}
+        # message -> (template id, figures) of its rows (() when none): tuples of a text and a dict of decimals,
+        # which the garbage collector stops tracking (67,000 ReportRows kept: each full collection 50 ms longer)
+        self.rows: dict[int, tuple[tuple[str, dict[str, Decimal]], ...]] = {}
         self.lines: dict[str, tuple[Any, list]] = {}  # city -> (what its line was worked out from, line)
 
     def charts(self, config: Config, kept: KeptSnapshot, view: Snapshot,
@@ -54,9 +53,10 @@ class CityFigures:
             self._read_rows(kept, {r.message for r in versions})
             lines = [(city.name, self._line(config, city.name, deadline.id, versions, states))
                      for city in config.cities]
-        return [charts.per_city([(name, line[column]) for name, line in lines], unit,
-                                f"各市州{title}（{deadline.title}）")
-                for title, unit, column in CITY_FIGURES]
+        figures = layout_of(config.template).figures  # a line is [activities, each figure]
+        return [charts.per_city([(name, line[1 + k]) for name, line in lines], f" {f.unit}" if f.unit else "",
+                                f"各市州{f.name_zh}（{deadline.title}）")
+                for k, f in enumerate(figures)]
 
     def _read_rows(self, kept: KeptSnapshot, wanted: set[int]) -> None:
         if kept.rewrites != self.rewrites:  # derived records rewritten: nothing kept can be trusted
@@ -71,7 +71,7 @@ class CityFigures:
 
     def _line(self, config: Config, city: str, deadline: str, versions: list[StoredResult],
               states: Sequence[ReportState]) -> list:
-        """[activities, participants, products, sales] of one city, as the workbook's 概况 line has them."""
+        """[activities, each figure] of one city, as the workbook's 概况 line ends."""
         mine = [s for s in states if s.city == city]
         results = [r for r in versions if r.city == city]
         key = (deadline, mine, results)
@@ -82,5 +82,6 @@ class CityFigures:
             received = {r.message: r.received_at for r in results}
             table = summary_rows(config, mine, deadline, rows, received)
             cells = doubted_cells(config, mine, deadline, rows, figure_doubts(config, mine, deadline, rows, results))
-            known = self.lines[city] = (key, city_figures(table, [city], cells)[0])
+            columns = layout_of(config.template).figure_columns
+            known = self.lines[city] = (key, city_figures(table, [city], columns, cells)[0])
         return known[1]

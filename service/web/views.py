@@ -100,7 +100,7 @@ def city_page(app: App, kept: KeptSnapshot, name: str, now: datetime) -> dict[st
     return dict(city=city, states=[dict(state=s, deadline=app.config.deadline(s.deadline),
                                         label=state_label(app.config, name, app.config.deadline(s.deadline), s.state))
                                    for s in states],
-                messages=mine, rows=rows, units=units, sent=[s for s in snapshot.sent if s.city == name],
+                messages=mine, rows=rows, fields=app.config.template.fields, units=units, sent=[s for s in snapshot.sent if s.city == name],
                 kind_zh=KIND_ZH, ignored=view.corrections.ignored,
                 titles={d.id: d.title for d in app.config.deadlines})
 
@@ -118,7 +118,7 @@ def message_page(app: App, number: int, now: datetime) -> dict[str, Any] | None:
     parsed, why_not = parsed_message(app, number)
     applied = set(view.corrections.by_message.get(number, []))
     return dict(r=result, parsed=parsed, why_not=why_not, attachments=result.attachments,
-                rows=app.store.rows([number]).get(number, ()), problems=_problems(snapshot, view, number),
+                rows=app.store.rows([number]).get(number, ()), fields=app.config.template.fields, problems=_problems(snapshot, view, number),
                 city_source=SOURCE_ZH.get(result.city_source, result.city_source),
                 deadline_source=SOURCE_ZH.get(result.deadline_source, result.deadline_source),
                 ignored=number in view.corrections.ignored, decisions=[d for d in snapshot.decisions if d.id in applied],

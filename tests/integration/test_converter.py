@@ -38,7 +38,7 @@ def soffice() -> str:
 def test_libreoffice_reads_wps_files_that_are_not_in_the_old_binary_formats(name, kind, content):
     found = extract_attachment(Attachment(name, content, kind), converter=LibreOffice(soffice()))
     assert found.problems == ()
-    assert [r.name for r in found.tables[0].rows] == [r[3] for r in SAMPLE_ROWS]
+    assert [r.get("name") for r in found.tables[0].rows] == [r[3] for r in SAMPLE_ROWS]
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def report_with_doc(n: int) -> Fetched:
 def test_the_derive_worker_reads_a_doc_through_the_apps_converter(converting_app):
     outcome = pipeline.ingest(converting_app, report_with_doc(1))
     assert outcome.rows == 1
-    assert [r.name for r in converting_app.store.rows([outcome.message])[outcome.message]] == ["转换得到的活动"]
+    assert [r.get("name") for r in converting_app.store.rows([outcome.message])[outcome.message]] == ["转换得到的活动"]
 
 
 def test_the_converter_is_pickled_to_workers_started_by_a_forkserver(converting_app):
@@ -75,4 +75,4 @@ def test_the_converter_is_pickled_to_workers_started_by_a_forkserver(converting_
     finally:
         release.set()
         other.join()
-    assert [r.name for r in converting_app.store.rows([outcome.message])[outcome.message]] == ["转换得到的活动"]
+    assert [r.get("name") for r in converting_app.store.rows([outcome.message])[outcome.message]] == ["转换得到的活动"]

@@ -56,7 +56,7 @@ def revision_of(url: str) -> str | None:
 def test_head_is_the_newest_script_and_every_script_is_safe_at_start() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_current_head() == HEAD
-    assert pending_revisions(BASELINE) == [("0002", True), ("0003", True), ("0004", True), ("0005", True), ("0006", True)]
+    assert pending_revisions(BASELINE) == [("0002", True), ("0003", True), ("0004", True), ("0005", True), ("0006", True), ("0007", True)]
 
 
 def test_the_migration_scripts_build_exactly_the_store_schema(database_url: str) -> None:
@@ -93,6 +93,12 @@ def test_a_database_made_before_migrations_is_stamped_and_upgraded(database_url:
         for column in ("auth_verdict", "auth_dkim", "auth_dkim_domain", "auth_aligned", "auth_spf", "auth_dmarc",
                        "auth_authserv_id", "sender_unverified"):  # 0006 adds them
             conn.execute(text(f"ALTER TABLE results DROP COLUMN {column}"))
+        for column in ("template", "fields", "figures"):  # 0007 puts them in place of one column per 2022 field
+            conn.execute(text(f"ALTER TABLE rows DROP COLUMN {column}"))
+        for column in ("seq", "county", "organiser", "name", "content", "effect", "note"):
+            conn.execute(text(f"ALTER TABLE rows ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"))
+        for column in ("participants", "products", "sales_wan"):
+            conn.execute(text(f"ALTER TABLE rows ADD COLUMN {column} FLOAT"))
     engine.dispose()
 
     Store.open(database_url).close()

@@ -10,8 +10,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from service.ingest.derive import empty_result
-from service.model import AttachmentInfo, MessageResult, Problem, ReportRow, TableUnit
+from service.model import AttachmentInfo, MessageResult, Problem, TableUnit
 from service.store import Store
+from tests.rows import activity_row
 from tests.store_helpers import record_one, stored
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -55,15 +56,15 @@ def test_derived_rows_and_problems_are_replaced_not_added(database_url):
     pk, _ = record_one(store, sha256="d" * 64, message_id="<4@x>", size=1, source_id="",
                                  source_received_at=NOW, now=NOW)
     result = empty_result(NOW, subject="总结")
-    row = ReportRow(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区",
+    row = activity_row(filename="附件1.xlsx", sheet="Sheet1", source_row=4, seq="1", county="芙蓉区",
                     organiser="芙蓉区商务局", name="年货节“云上”启动", content="线上直播", effect="销售额1.2亿元", note="",
                     participants=None, products=Decimal("3000"), sales_wan=Decimal("12000"))
     problem = Problem(code="ambiguous_metric", message_zh="销售额无法确定", detail="x" * 10, file="附件1.xlsx", row=None)
-    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, values={**row.values, "seq": "2"})])])
     first = store.problems([pk])[pk]
-    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, seq="2")])])
+    store.replace_results([(pk, result, [problem], [row, row._replace(source_row=5, values={**row.values, "seq": "2"})])])
     got = store.rows([pk])[pk]
-    assert [(r.seq, r.source_row) for r in got] == [("1", 4), ("2", 5)]
+    assert [(r.get("seq"), r.source_row) for r in got] == [("1", 4), ("2", 5)]
     assert got[0] == row
     assert store.problems([pk]) == {pk: (replace(problem, number=first[0].number),)}
     assert first[0].number is not None  # the number staff use (`resolve`) is kept through the replace
@@ -88,7 +89,7 @@ def test_a_snapshot_reads_back_every_record_a_job_needs_as_written(database_url)
     store = open_store(database_url)
     report, later, duplicate = (record_one(store, sha256=c * 64, message_id=f"<{c}@x>" if c != "g" else "<e@x>",
                                            size=1, source_id=c, source_received_at=NOW, now=NOW)[0] for c in "efg")
-    row = ReportRow("附件1.xlsx", "Sheet1", 4, "1", "芙蓉区", "芙蓉区商务局", "启动", "直播", "销售额0.3万元", "",
+    row = activity_row("附件1.xlsx", "Sheet1", 4, "1", "芙蓉区", "芙蓉区商务局", "启动", "直播", "销售额0.3万元", "",
                     None, Decimal("0.1"), Decimal("0.3"))
     units = (TableUnit("附件1.xlsx", "Sheet1", "长沙市商务局", "王敏", "科长", "13812345678", ""),)
     result = MessageResult("a@x", "报送", NOW, "长沙市", "summary", True, False, False, "sender", "keyword", 1,

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.model import MessageResult, Problem, ReportRow
+from service.model import MessageResult, Problem
 from service.store import Store
 from service.store.changes import ChangeToken
 from service.store.kept import KeptSnapshot
 from tests.integration.conftest import database_url, postgres_server  # noqa: F401 - fixtures
+from tests.rows import activity_row
 from tests.store_helpers import record_one
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -37,8 +38,8 @@ def derive(store: Store, pk: int, at: datetime, city: str, figure: str, rows: in
     result = MessageResult(sender="a@b.cn", subject=f"报送 {pk}", received_at=at, city=city, deadline="progress",
                            is_report=True, auto_generated=False, unregistered_sender=False, city_source="sender",
                            deadline_source="keyword", tables=1)
-    found = [ReportRow("附件1.xlsx", "Sheet1", 5 + i, str(i + 1), "芙蓉区", "商务局", "活动", "", "", "",
-                       Decimal(figure), None, Decimal("1.5")) for i in range(rows)]
+    found = [activity_row("附件1.xlsx", "Sheet1", 5 + i, str(i + 1), "芙蓉区", "商务局", "活动", "", "", "",
+                          Decimal(figure), None, Decimal("1.5")) for i in range(rows)]
     store.replace_results([(pk, result, [Problem("no_header", "没有表头", file="附件1.xlsx")], found)])
 
 
@@ -105,13 +106,12 @@ def test_rewriting_derived_records_is_counted_and_new_mail_is_not(database_url):
     kept.close(), store.close()
 
 
-def test_the_figures_are_the_rows_exact_figures_in_order(database_url):  # noqa: F811
+def test_the_figures_are_the_rows_template_and_exact_figures_in_order(database_url):  # noqa: F811
     store = open_store(database_url)
     pk = report(store, 1, figure="0.123456", rows=3)
     kept = KeptSnapshot(store)
-    assert kept.figures([pk]) == {pk: tuple((r.participants, r.products, r.sales_wan)
-                                            for r in store.rows([pk])[pk])}
-    assert kept.figures([pk])[pk][0] == (Decimal("0.123456"), None, Decimal("1.5"))
+    assert kept.figures([pk]) == {pk: tuple((r.table, r.figures) for r in store.rows([pk])[pk])}
+    assert kept.figures([pk])[pk][0] == ("activities", {"participants": Decimal("0.123456"), "sales_wan": Decimal("1.5")})
     kept.close(), store.close()
 
 

@@ -40,7 +40,8 @@ def more_figures(app: App) -> int:
     snapshot = app.store.snapshot()
     latest = max((r for r in snapshot.results if snapshot.row_counts.get(r.message)), key=lambda r: r.received_at)
     result = MessageResult(**{f.name: getattr(latest, f.name) for f in dataclasses.fields(MessageResult)})
-    rows = [r._replace(participants=(r.participants or 0) + 1) for r in app.store.rows([latest.message])[latest.message]]
+    rows = [r._replace(figures=dict(r.figures, participants=r.figures.get("participants", 0) + 1))
+            for r in app.store.rows([latest.message])[latest.message]]
     app.store.replace_results([(latest.message, result, app.store.problems([latest.message]).get(latest.message, ()),
                                 rows)])
     return latest.message

@@ -22,7 +22,7 @@ from service.clock import fixed_clock
 from service.ingest import pipeline
 from service.model import Fetched, MessageResult, Problem, ReportRow
 from service.report.sheets import cell_text
-from service.report.summary import COLUMNS, PROBLEM_COLUMNS
+from service.report.summary import PROBLEM_COLUMNS
 from service.report.workbook import (
     csv_bytes,
     export_bytes,
@@ -30,6 +30,7 @@ from service.report.workbook import (
     write_atomically,
 )
 from tests.builders import make_email
+from tests.rows import COLUMNS, activity_row
 from tests.store_helpers import record_one
 from tests.table_builders import SAMPLE_ROWS, make_csv, make_xlsx, template_rows
 
@@ -155,7 +156,7 @@ def record_report(app, n: int, city: str, received: datetime, rows: list[ReportR
 
 
 def stored_row(text: str, i: int, file: str = "附件1.xlsx", **metrics) -> ReportRow:
-    return ReportRow(filename=file, sheet="Sheet1", source_row=4 + i, seq=text, county=text, organiser=text, name=text,
+    return activity_row(filename=file, sheet="Sheet1", source_row=4 + i, seq=text, county=text, organiser=text, name=text,
                      content=text, effect=text, note=text, participants=metrics.get("participants"),
                      products=metrics.get("products"), sales_wan=metrics.get("sales_wan"))
 

@@ -74,7 +74,7 @@ def test_derive_reads_a_doc_through_the_converter_it_is_given(tmp_path):
     converter = FixedDocx(make_docx(template_rows(named)))
     derived = derive(Job(report_with_doc(), None, datetime(2022, 1, 3, 12, tzinfo=SHANGHAI)),
                      make_config(tmp_path), converter)
-    assert [row.name for row in derived.rows] == ["转换得到的活动"]
+    assert [row.get("name") for row in derived.rows] == ["转换得到的活动"]
 
 
 def test_derive_with_no_converter_records_the_precise_problem(tmp_path):

@@ -174,7 +174,7 @@ def test_a_problem_names_its_city_apart_and_comes_once_however_often_it_was_reco
 
 def test_metric_totals_are_shown_and_unknown_ones_are_a_dash(config):
     text = digest(config, totals={"participants": 120, "products": None, "sales_wan": 1520.5}).text
-    assert "参与主体 120 家，商品 — 款，销售额 1,520.5 万元" in text
+    assert "参与主体数量 120 家，商品数量 — 款，销售额 1,520.5 万元" in text
 
 
 def test_calendar_warnings_are_shown_once(tmp_path: Path):

@@ -7,6 +7,7 @@ import pytest
 
 from service.extract import metrics
 from service.extract.effect_figures import read_in_full
+from service.extract.template import default_vocabulary
 from tests.unit.test_metrics import CASES
 
 
@@ -22,4 +23,4 @@ def test_texts_differing_only_in_digits_read_as_the_full_reading_does(text):
     rng = random.Random(text)
     for variant in (text, _other_digits(text, rng), _other_digits(text, rng), _other_digits(text, rng)):
         full = read_in_full(variant)
-        assert metrics._parse_metrics.__wrapped__(variant) == full
+        assert metrics._parse_metrics.__wrapped__(variant, default_vocabulary()) == full

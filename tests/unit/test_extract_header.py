@@ -9,7 +9,7 @@ from tests.grid_samples import HEADER, ROW1, TITLE, normalised
 
 def names(cells, **kw):
     found, _ = normalised(cells, **kw)
-    return [r.name for r in found.rows] if found else None
+    return [r.get("name") for r in found.rows] if found else None
 
 
 @pytest.mark.parametrize(("cell", "field"), [
@@ -46,7 +46,7 @@ def test_sub_columns_under_a_merged_活动成效_are_joined_with_their_labels():
              ["1", "芙蓉区", "年货节", "120家", "3000款", "1.2亿元", ""]]
     merged = [(0, 3, 0, 5), (0, 0, 1, 0), (0, 1, 1, 1), (0, 2, 1, 2), (0, 6, 1, 6)]
     found, problems = normalised(cells, merged)
-    assert (found.rows[0].effect, found.rows[0].county, found.rows[0].source_row) == (
+    assert (found.rows[0].get("effect"), found.rows[0].get("county"), found.rows[0].source_row) == (
         "参与主体数量：120家；商品数量：3000款；销售额：1.2亿元", "芙蓉区", 3)
     assert problems == []
 
@@ -56,7 +56,7 @@ def test_sub_columns_under_an_unmerged_heading_take_the_heading_on_their_left():
              ["", "", "", "参与主体", "商品", "销售额"],
              ["1", "芙蓉区", "年货节", "120家", "", "1.2亿元"]]
     found, _ = normalised(cells)
-    assert found.rows[0].effect == "参与主体：120家；销售额：1.2亿元"
+    assert found.rows[0].get("effect") == "参与主体：120家；销售额：1.2亿元"
 
 
 def test_find_header_reports_the_columns_of_each_field():

@@ -7,17 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from service.config import PlausibilitySection
-from service.decide.plausibility import city_doubts, counted_totals, figure_text, is_counted, version_doubts
+from service.config import default_tables
+from service.decide.plausibility import (
+    Bounds,
+    city_doubts,
+    counted_totals,
+    field_bound,
+    figure_text,
+    is_counted,
+    version_doubts,
+)
 from service.model import ReportRow
-from tests.conftest import make_config
+from tests.conftest import config_data, make_config
 
-BOUNDS = PlausibilitySection()
+BOUNDS = Bounds(tuple(field_bound(f) for f in default_tables()[0].figures), 100.0)  # the shipped template's
 
 
 def row(participants=None, products=None, sales=None, line: int = 5, file: str = "附件1.xlsx") -> ReportRow:
-    return ReportRow(filename=file, sheet="Sheet1", source_row=line, seq="", county="", organiser="", name="",
-                     content="", effect="", note="", participants=participants, products=products, sales_wan=sales)
+    figures = {k: v for k, v in (("participants", participants), ("products", products), ("sales_wan", sales))
+               if v is not None}
+    return ReportRow(filename=file, sheet="Sheet1", source_row=line, values={}, figures=figures)
 
 
 def texts(doubts) -> list[str]:
@@ -48,7 +57,7 @@ def test_a_planted_row_is_flagged_with_the_figure_as_written_and_the_bound():
     ("sales_wan", 0, False),
 ])
 def test_each_metric_has_its_own_row_bound(metric: str, value: float, doubted: bool):
-    assert bool(version_doubts([row()._replace(**{metric: value})], BOUNDS)) is doubted
+    assert bool(version_doubts([row()._replace(figures={metric: value})], BOUNDS)) is doubted
 
 
 def test_a_negative_figure_is_told_as_such():
@@ -61,14 +70,14 @@ def test_a_city_total_over_its_bound_keeps_every_figure_of_that_metric_out():
     doubts = version_doubts(rows, BOUNDS)
     assert texts(doubts) == ["数值异常：参与主体数量合计 540000 超出合理范围（全市上限 500000），未计入汇总，请核实"]
     assert doubts[0].problem.code == "implausible_total" and doubts[0].problem.file == "附件1.xlsx"
-    assert counted_totals(rows, doubts)["participants"] is None
+    assert counted_totals(rows, doubts, BOUNDS)["participants"] is None
 
 
 def test_a_row_already_doubted_does_not_count_towards_the_city_total():
     rows = [row(sales=99_999_990_000), row(sales=4500, line=6)]
     doubts = version_doubts(rows, BOUNDS)
     assert [d.problem.code for d in doubts] == ["implausible_figure"]
-    assert counted_totals(rows, doubts) == {"participants": None, "products": None, "sales_wan": 4500}
+    assert counted_totals(rows, doubts, BOUNDS) == {"participants": None, "products": None, "sales_wan": 4500}
 
 
 def test_a_total_a_hundred_times_the_previous_version_is_a_jump():
@@ -100,8 +109,10 @@ def test_the_first_version_is_only_checked_against_the_bounds():
 
 
 def test_bounds_and_factor_come_from_the_config(tmp_path: Path):
-    config = make_config(tmp_path, plausibility={"row_sales_wan": 100, "max_jump": 2, "jump_floor_sales_wan": 0})
-    bounds = config.plausibility
+    tables = config_data()["tables"]
+    sales = next(f for f in tables[0]["fields"] if f["key"] == "sales_wan")
+    sales.update(max_per_row=100, jump_floor=0)
+    bounds = make_config(tmp_path, plausibility={"max_jump": 2}, tables=tables)
     assert [d.problem.code for d in version_doubts([row(sales=101)], bounds)] == ["implausible_figure"]
     assert [d.problem.code for d in city_doubts([[row(sales=10)], [row(sales=21)]], bounds)] == ["implausible_jump"]
 
@@ -118,4 +129,4 @@ def test_a_doubted_figure_counts_once_staff_confirm_it():
     ("sales_wan", 0.35, "0.35万元"), ("participants", 999_999_999, "999999999"), ("products", 1e20, "100000000000000000000"),
 ])
 def test_figures_are_written_as_people_write_them(metric: str, value: float, text: str):
-    assert figure_text(metric, value) == text
+    assert figure_text(BOUNDS.of(metric), value) == text

@@ -10,8 +10,6 @@ import pytest
 
 from service.model import Problem, ReportRow, ReportState, StoredResult, TableUnit
 from service.report.summary import (
-    COLUMNS,
-    METRIC_COLUMNS,
     PROBLEM_COLUMNS,
     TOTAL_ZH,
     number,
@@ -19,6 +17,7 @@ from service.report.summary import (
 )
 from service.report.summary import build_summary as summarise
 from tests.conftest import make_config
+from tests.rows import COLUMNS, COLUMNS_2022, METRIC_COLUMNS, activity_row
 
 TZ = ZoneInfo("Asia/Shanghai")
 CITIES = ["长沙市", "株洲市", "湘潭市", "衡阳市", "邵阳市", "岳阳市", "常德市", "张家界市", "益阳市", "郴州市",
@@ -49,7 +48,7 @@ def states_for(config, counted: dict[str, tuple[int, str, str]]) -> list[ReportS
 
 
 def row(message: int, name: str, participants=None, products=None, sales=None, county="某区") -> tuple[int, ReportRow]:
-    return message, ReportRow(filename=f"附件{message}.xlsx", sheet="Sheet1", source_row=0, seq="", county=county,
+    return message, activity_row(filename=f"附件{message}.xlsx", sheet="Sheet1", source_row=0, seq="", county=county,
                               organiser=f"{county}商务局", name=name, content="直播", effect="……", note="",
                               participants=participants, products=products, sales_wan=sales)
 
@@ -189,3 +188,7 @@ def test_a_jump_against_the_citys_previous_version_is_listed_and_left_out(config
     assert summary.totals()["participants"] == 60  # only the jumped metric is left out
     assert [(p[-1], p[8]) for p in summary.problems] == [
         ("implausible_jump", "数值异常：销售额合计 90亿元 为上一版（4000万元）的 225 倍（超过 100 倍），未计入汇总，请核实")]
+
+
+def test_the_shipped_template_keeps_the_2022_columns_of_the_summary_sheet():
+    assert COLUMNS == COLUMNS_2022

@@ -15,7 +15,7 @@ SHAOYANG = City(name="邵阳市", aliases=("邵阳",), counties=("双清区", "�
 
 
 def row(county: str, n: int = 5) -> Row:
-    return Row(county=county, organiser="", name="年货节", content="", effect="", source_row=n)
+    return Row({"county": county, "name": "年货节"}, source_row=n)
 
 
 def codes(city: City, county: str) -> list[str]:
