@@ -26,11 +26,11 @@ from ..store.kept import KeptSnapshot
 from . import charts
 
 
-def figure_row(stored: tuple[str, dict[str, Decimal]]) -> ReportRow:
-    """A row holding only its template id and figures (Store's read_figures): all the plausibility checks
-    and the sums read; the one place the charts build rows."""
-    table, figures = stored
-    return ReportRow(filename="", sheet="", source_row=0, values={}, figures=figures, table=table)
+def figure_row(kept: tuple[str, tuple[str, ...], tuple[Decimal, ...]]) -> ReportRow:
+    """A row holding only its template id and figures (as CityFigures keeps them: keys, values): all the
+    plausibility checks and the sums read; the one place the charts build rows."""
+    table, keys, values = kept
+    return ReportRow(filename="", sheet="", source_row=0, values={}, figures=dict(zip(keys, values)), table=table)
 
 
 class CityFigures:
@@ -39,9 +39,13 @@ class CityFigures:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.rewrites = -1
-        # message -> (template id, figures) of its rows (() when none): tuples of a text and a dict of decimals,
-        # which the garbage collector stops tracking (67,000 ReportRows kept: each full collection 50 ms longer)
-        self.rows: dict[int, tuple[tuple[str, dict[str, Decimal]], ...]] = {}
+        # message -> (template id, figure keys, figure values) of its rows, () when none: tuples of texts and
+        # decimals only, which the garbage collector stops tracking (ReportRows, or tuples holding dicts, stay
+        # tracked: 67,000 of them kept made each full collection 50 ms longer); each keys tuple and
+        # template id kept once
+        self.rows: dict[int, tuple[tuple[str, tuple[str, ...], tuple[Decimal, ...]], ...]] = {}
+        self.keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.tables: dict[str, str] = {}
         self.lines: dict[str, tuple[Any, list]] = {}  # city -> (what its line was worked out from, line)
 
     def charts(self, config: Config, kept: KeptSnapshot, view: Snapshot,
@@ -67,7 +71,12 @@ class CityFigures:
             del self.rows[gone]
         missing = wanted - set(self.rows)
         found = kept.figures(missing) if missing else {}
-        self.rows.update({m: found.get(m, ()) for m in missing})
+        self.rows.update({m: tuple(self._kept(table, figures) for table, figures in found.get(m, ()))
+                          for m in missing})
+
+    def _kept(self, table: str, figures: dict[str, Decimal]) -> tuple[str, tuple[str, ...], tuple[Decimal, ...]]:
+        keys = tuple(figures)
+        return self.tables.setdefault(table, table), self.keys.setdefault(keys, keys), tuple(figures.values())
 
     def _line(self, config: Config, city: str, deadline: str, versions: list[StoredResult],
               states: Sequence[ReportState]) -> list:
