@@ -35,9 +35,11 @@ class Derived:
         ids = None if ids is None else sorted(ids)
         if ids == []:
             return
-        self.results.update((r.message, r) for r in read_results(conn, ids))
-        self.problems.update(read_problems(conn, ids))
-        self.row_counts.update(read_row_counts(conn, ids))
+        found = read_results(conn, ids), read_problems(conn, ids), read_row_counts(conn, ids)
+        # kept only once all three were read: a failed read leaves no message with part of its records
+        self.results.update((r.message, r) for r in found[0])
+        self.problems.update(found[1])
+        self.row_counts.update(found[2])
 
     def drop(self, ids: Iterable[int]) -> None:
         for m in ids:
@@ -75,8 +77,9 @@ class KeptSnapshot:
         with read_transaction(self.engine) as conn:
             rewrites = read_rewrites(conn)
             if not incremental or rewrites != self.rewrites:
-                self.derived = Derived()
-                self.derived.add(conn, None)
+                fresh = Derived()
+                fresh.add(conn, None)
+                self.derived = fresh
             else:
                 now_there = set(conn.execute(select(results.c.message)).scalars())
                 kept = set(self.derived.results)
