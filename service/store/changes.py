@@ -28,7 +28,8 @@ class ChangeToken:
     every other connection, ours included, and never with its own: it only reads the pragma).
     PostgreSQL: the current transaction snapshot (xmin:xmax:in-progress ids): two reads with the same
     snapshot see the same rows, and any write transaction that starts or ends changes it (other
-    databases' too: a needless re-read, never a stale one). Others: None, always read again.
+    databases' too: a needless re-read, never a stale one). Others, and SQLite in memory (one database per
+    connection): None, always read again.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -38,7 +39,7 @@ class ChangeToken:
 
     def read(self) -> object | None:
         dialect = self.engine.dialect.name
-        if dialect == "sqlite":
+        if dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             with self.lock:
                 if self.held is None:
                     self.held = self.engine.raw_connection()
