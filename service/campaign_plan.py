@@ -38,7 +38,8 @@ class ReminderPlan:
     kind: str  # "upcoming" | "overdue"
     cities: tuple[str, ...]
     all_cities: bool  # cities is every city of the config
-    conditional: bool  # worded "如举办分会场活动，请报送" (optional deadline without plan_cities)
+    conditional: bool  # worded "如<condition>，请报送" (optional deadline without plan_cities)
+    condition: str = ""  # the deadline's condition (举办分会场活动)
     past: bool  # at <= now
     makeup_workday: bool  # a Saturday or Sunday worked in exchange for a holiday (调休上班)
 
@@ -126,6 +127,7 @@ def reminder_plans(config: Config, calendar: WorkCalendar, now: datetime) -> tup
         plans.append(ReminderPlan(at=slot.at, deadline=slot.deadline.id, kind=slot.kind,
                                   cities=tuple(c.name for c in cities),
                                   all_cities=len(cities) == len(config.cities), conditional=conditional,
+                                  condition=slot.deadline.condition,
                                   past=slot.at <= now,
                                   makeup_workday=slot.at.weekday() >= 5 and calendar.is_workday(slot.at.date())))
     return tuple(sorted(plans, key=lambda p: (p.at, p.deadline, p.kind)))

@@ -93,7 +93,7 @@ def _reminder_lines(plan: CampaignPlan) -> list[str]:
 
 def _recipients(reminder: ReminderPlan) -> str:
     who = f"全部 {len(reminder.cities)} 个市州" if reminder.all_cities else "、".join(reminder.cities) or "无"
-    return who + ("（措辞：如举办分会场活动，请报送）" if reminder.conditional else "")
+    return who + (f"（措辞：如{reminder.condition}，请报送）" if reminder.conditional else "")
 
 
 def _table_lines(table: TablePlan) -> list[str]:

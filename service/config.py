@@ -83,6 +83,9 @@ class CampaignSection(_Frozen):
     end: date | None = None
     organiser: str = "湖南省商务厅电子商务处"
     mailbox_address: str = "hndzsw@163.com"
+    # How letters cite the notice that asks for the reports; empty: 《关于开展“<name>”活动的通知》
+    notice: str = ""
+    overdue_note: str = ""  # a sentence the overdue letters add before "请尽快报送" (e.g. why it matters)
 
 
 class Deadline(_Frozen):
@@ -92,6 +95,12 @@ class Deadline(_Frozen):
     required: bool = True
     keywords: tuple[str, ...] = ()
     table: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")  # the [[tables]] id its report carries
+    # Letters: what to send (empty: the title); for an optional deadline asked of every city, the sentence
+    # that invites, the condition under which a city reports and the words for "if not".
+    request: str = ""
+    invitation: str = ""
+    condition: str = "需要报送"
+    otherwise: str = "如无需报送"
 
 
 class City(_Frozen):

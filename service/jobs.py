@@ -332,7 +332,7 @@ def workbook_attachment(config: Config, snapshot: Snapshot, now: datetime) -> tu
         summary_workbook_bytes,  # openpyxl only when a workbook is wanted
     )
 
-    name = f"{config.campaign.name}重点活动统计表（截至{now.astimezone(config.tz):%m月%d日}）.xlsx"
+    name = f"{config.campaign.name}{config.template.headline}（截至{now.astimezone(config.tz):%m月%d日}）.xlsx"
     return name, summary_workbook_bytes(summary_at(config, snapshot, now))
 
 

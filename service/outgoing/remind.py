@@ -122,7 +122,7 @@ def recipients_for(config: Config, deadline: Deadline) -> tuple[list[City], bool
     """(cities to remind, conditional wording?) for a deadline.
 
     An optional deadline goes to reminders.plan_cities when listed (names or aliases), else to all
-    cities worded "如举办分会场活动，请报送".
+    cities worded "如<the deadline's condition>，请报送".
     """
     if deadline.required:
         return list(config.cities), False
@@ -154,7 +154,9 @@ def deadline_context(deadline: Deadline, config: Config | None = None) -> dict[s
     """A deadline as plain template values; with config, the table its report carries (headline, row name)."""
     table = config.expected_table(deadline.id) if config else None
     return {"id": deadline.id, "title": deadline.title, "due": deadline.due, "required": deadline.required,
-            "table": {"headline": table.headline, "row_name": table.row_name} if table else None}
+            "table": {"headline": table.headline, "row_name": table.row_name} if table else None,
+            "request": deadline.request or deadline.title, "invitation": deadline.invitation,
+            "condition": deadline.condition, "otherwise": deadline.otherwise}
 
 
 def _at(day: date, hh_mm: str, tz: ZoneInfo) -> datetime:

@@ -72,6 +72,8 @@ def common_context(config: Config, now: datetime) -> dict[str, Any]:
             "name": config.campaign.name,
             "organiser": config.campaign.organiser,
             "mailbox": config.campaign.mailbox_address,
+            "notice": config.campaign.notice or f"《关于开展“{config.campaign.name}”活动的通知》",
+            "overdue_note": config.campaign.overdue_note,
         },
         "contact": {"name": reminders.contact_name, "phone": reminders.contact_phone},
         "today": now.astimezone(config.tz).date(),
@@ -146,11 +148,13 @@ def _tidy_text(text: str) -> str:
 # Sample contexts: the shape each module passes (tests check real contexts render too).
 _COMMON = {
     "campaign": {"name": "2022湖南网上年货节", "organiser": "湖南省商务厅电子商务处",
-                 "mailbox": "hndzsw@163.com"},
+                 "mailbox": "hndzsw@163.com", "notice": "《湖南省商务厅关于开展“2022湖南网上年货节”活动的通知》",
+                 "overdue_note": "本次活动属于真抓实干考核项，"},
     "contact": {"name": "刘琦", "phone": "0731-82287166"},
     "today": date(2022, 1, 4),
 }
-_DEADLINE = {"id": "progress", "title": "活动组织情况", "due": date(2022, 1, 5), "required": True, "table": None}
+_DEADLINE = {"id": "progress", "title": "活动组织情况", "due": date(2022, 1, 5), "required": True, "table": None,
+             "request": "活动组织情况", "invitation": "", "condition": "需要报送", "otherwise": "如无需报送"}
 _SAMPLE_TABLE = default_tables()[0]  # previews show the shipped template's names
 _TABLE = {"headline": _SAMPLE_TABLE.headline, "row_name": _SAMPLE_TABLE.row_name}
 _SAMPLE_TOTALS = [{"name": f.name_zh, "value": value, "unit": f.unit}
