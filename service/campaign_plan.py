@@ -39,9 +39,9 @@ class ReminderPlan:
     cities: tuple[str, ...]
     all_cities: bool  # cities is every city of the config
     conditional: bool  # worded "如<condition>，请报送" (optional deadline without plan_cities)
-    condition: str = ""  # the deadline's condition (举办分会场活动)
     past: bool  # at <= now
     makeup_workday: bool  # a Saturday or Sunday worked in exchange for a holiday (调休上班)
+    condition: str = ""  # the deadline's condition (举办分会场活动)
 
 
 @dataclass(frozen=True)

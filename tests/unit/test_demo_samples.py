@@ -1,5 +1,5 @@
-"""The demo's sample mail and days follow the config: examples/<config name>/mail, the shipped samples for
-service.toml, --mail DIR; from two days before the first delivery or reminder to the day after the last."""
+"""The demo's sample mail and days follow the config: examples/<config name>/mail, else the shipped
+samples, or --mail DIR; from two days before the first delivery or reminder to the day after the last."""
 from __future__ import annotations
 
 from datetime import date
@@ -20,9 +20,9 @@ def test_the_sample_folder_is_named_after_the_config_file():
     assert sample_folder(None) == EXAMPLES
 
 
-def test_a_config_without_samples_needs_mail_dir(tmp_path):
-    with pytest.raises(ConfigError, match="--mail DIR"):
-        sample_folder(tmp_path / "nianhuo2031.toml")
+def test_a_config_without_its_own_samples_replays_the_bundled_ones_or_mail_dir(tmp_path):
+    # an office's production.toml replays the 2022 samples as the demo always did
+    assert sample_folder(tmp_path / "production.toml") == EXAMPLES
     assert sample_folder(tmp_path / "nianhuo2031.toml", tmp_path) == tmp_path
     with pytest.raises(ConfigError, match="not a folder"):
         sample_folder(None, tmp_path / "missing")
