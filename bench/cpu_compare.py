@@ -240,12 +240,19 @@ def compare(args: argparse.Namespace) -> dict:
     diff = [] if args.skip_derive else profile_diff(function_table(tmp / "old.prof"), function_table(tmp / "new.prof"),
                                                     args.top)
     doc = {"profile": args.profile, "seed": args.seed, "n": args.n, "codes": {k: str(v) for k, v in codes.items()},
+           "revisions": {k: _revision(v) for k, v in codes.items()},
            "derive": derive_runs, "derive_profile_diff": diff}
     if args.poll:
         doc["poll"] = poll_runs(codes, items[:args.poll_n] if args.poll_n else items, args, tmp)
     if args.callgrind:
         doc["callgrind"] = callgrind_runs(codes, items[:args.callgrind], messages, args, tmp)
     return doc
+
+
+def _revision(code: Path) -> str:
+    """The commit a checkout is at ("" for a plain copy, e.g. `git archive`)."""
+    out = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 and (code / ".git").exists() else ""
 
 
 def callgrind_runs(codes: dict[str, Path], items: list, messages: Path, args: argparse.Namespace,
