@@ -22,6 +22,7 @@ import json
 import os
 import pickle
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -197,7 +198,10 @@ def poll_cpu(code: Path, items: list, workers: int, server) -> dict:
 
     config, env = poll_setup(items, workers, server)
     env["PYTHONPATH"] = str(code)
-    run = run_cli(config, ["poll"], env, cwd=code)
+    try:
+        run = run_cli(config, ["poll"], env, cwd=code)
+    finally:
+        shutil.rmtree(config.parent, ignore_errors=True)
     if run.returncode != 0:
         raise SystemExit(f"poll failed with {code}:\n{run.stderr[-2000:]}")
     return {"cpu_s": run.cpu_s, "main_cpu_s": run.main_cpu_s, "wall_s": run.seconds}
@@ -213,7 +217,10 @@ def poll_profiled(code: Path, items: list, workers: int, server, profile_out: Pa
     args += ["--profile-out", str(profile_out)] if profile_out else []
     proc = subprocess.Popen(_under_callgrind(args, callgrind), env=env, cwd=code, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate(timeout=7200)
+    try:
+        out, err = proc.communicate(timeout=7200)
+    finally:
+        shutil.rmtree(config.parent, ignore_errors=True)
     if proc.returncode != 0:
         raise SystemExit(f"poll child failed with {code}:\n{err[-2000:]}")
     found = json.loads(out.strip().splitlines()[-1])
@@ -246,6 +253,8 @@ def compare(args: argparse.Namespace) -> dict:
         doc["poll"] = poll_runs(codes, items[:args.poll_n] if args.poll_n else items, args, tmp)
     if args.callgrind:
         doc["callgrind"] = callgrind_runs(codes, items[:args.callgrind], messages, args, tmp)
+    messages.unlink()
+    print(f"profiles (cProfile, callgrind) kept in {tmp}")
     return doc
 
 
