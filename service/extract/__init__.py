@@ -24,7 +24,6 @@ from .doc import read_doc
 from .docx import read_docx
 from .grid import Grid, ReadProblem
 from .normalise import normalise_grid
-from .pdf import read_pdf
 from .xls import read_xls
 from .xlsx import read_xlsx
 
@@ -99,6 +98,8 @@ def _read_grids(kind: str, att: Attachment, bounds: ReadBounds, converter: Conve
     if kind == "csv":
         return read_csv(att.content, name=att.filename, bounds=bounds)
     if kind == "pdf":
+        from .pdf import read_pdf  # noqa: PLC0415 - pdfplumber costs ~100 ms of import per process: only for a PDF
+
         return read_pdf(att.content, bounds, name=att.filename)
     if kind in OFFICE_ZIPS:
         check_office_parts(att.content, att.filename, bounds.limits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from ..config import Config
 from ..decide.attribute import attribute_message, received_time
@@ -69,6 +70,20 @@ class Derived:
     attribution: Attribution | None = None
     error: str = ""
     quarantined: str = ""
+
+    def __reduce__(self) -> tuple:
+        """Pickled (worker -> main process) with its rows as plain tuples: a NamedTuple pickles and unpickles
+        through a Python call per row (100 rows: 0.50 -> 0.32 ms to dump, 0.27 -> 0.12 ms to load)."""
+        return _unpickled, (self.result, self.problems, tuple(map(tuple, self.rows)), self.message, self.attribution,
+                            self.error, self.quarantined)
+
+
+_as_report_row = partial(tuple.__new__, ReportRow)  # a tuple of ReportRow's fields back as one, in C
+
+
+def _unpickled(result: MessageResult, problems: tuple[Problem, ...], rows: tuple[tuple, ...],
+               *rest: object) -> Derived:
+    return Derived(result, problems, tuple(map(_as_report_row, rows)), *rest)  # type: ignore[arg-type]
 
 
 def derive(job: Job, config: Config, converter: Converter, lookup: TxtLookup = NoDns()) -> Derived:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from ..config import LimitsSection
 from ..model import Problem
-from .archives import read_archive
 from .tnef import read_tnef
 from .unpack import Budget, read_zip
 
@@ -24,4 +23,7 @@ def read_container(kind: str, content: bytes, name: str, limits: LimitsSection,
         return read_zip(content, name, limits, budget)
     if kind == "tnef":
         return read_tnef(content, name, limits, budget)
+    # py7zr and rarfile (with the cryptography they load) cost ~70 ms of import per process: only for such mail.
+    from .archives import read_archive  # noqa: PLC0415
+
     return read_archive(kind, content, name, limits, budget)

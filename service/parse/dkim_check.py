@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
-import dkim
+from typing import TYPE_CHECKING
 
 from .message import MAX_HEADER_BLOCK
 from .txt_lookup import DnsUnavailable, TxtLookup
+
+if TYPE_CHECKING:  # dkimpy (and dnspython under it) loads only for signed mail: ~50 ms a process otherwise
+    import dkim
 
 MAX_SIGNATURES = 5  # a message signed more often is checked on its first five (each costs a lookup)
 _quiet = logging.getLogger(__name__ + ".dkimpy")  # dkimpy logs every failure as an error; ours say it once
@@ -33,6 +35,8 @@ def check_signatures(raw: bytes, lookup: TxtLookup, timeout: float = 5) -> tuple
     """Each DKIM-Signature of the top-level header, checked (none: an unsigned message)."""
     if not _signed(raw):
         return ()  # cheap: most government mail is unsigned
+    import dkim  # noqa: PLC0415 - see TYPE_CHECKING above
+
     try:
         checker = dkim.DKIM(raw, logger=_quiet, timeout=timeout)
     except (dkim.DKIMException, ValueError, IndexError, UnicodeError):
@@ -50,6 +54,8 @@ def _signed(raw: bytes) -> bool:
 
 
 def _checked(checker: dkim.DKIM, index: int, lookup: TxtLookup) -> DkimSignature:
+    import dkim  # noqa: PLC0415 - loaded by check_signatures already
+
     checker.pk, checker.domain = None, b""
     try:
         ok = checker.verify(idx=index, dnsfunc=lookup)
