@@ -22,14 +22,16 @@ RESULTS = ROOT / "bench" / "results"
 SHIPPED_CONFIG = ROOT / "config" / "service.toml"
 
 
-def write_config(folder: Path, *, extra: str = "", database_url: str | None = None, workers: int = 0) -> Path:
+def write_config(folder: Path, *, extra: str = "", database_url: str | None = None, workers: int = 0,
+                 shipped: Path = SHIPPED_CONFIG) -> Path:
     """The shipped campaign config on folder/data, plus extra TOML sections; returns its path.
 
-    workers: [service] workers (0: the service's default, one per core).
+    workers: [service] workers (0: the service's default, one per core); shipped: the campaign file to
+    start from (another checkout's own, when comparing checkouts whose config keys differ).
     """
     data_dir = folder / "data"
     url = database_url or f"sqlite:///{data_dir / 'service.db'}"
-    text = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    text = shipped.read_text(encoding="utf-8")
     text = re.sub(r'(?m)^data_dir = .*$', f'data_dir = "{data_dir}"', text, count=1)
     text = re.sub(r'(?m)^database_url = .*$', f'database_url = "{url}"' + (f"\nworkers = {workers}" if workers else ""),
                   text, count=1)

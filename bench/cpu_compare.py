@@ -178,8 +178,9 @@ def profile_diff(old: dict[str, tuple[int, float]], new: dict[str, tuple[int, fl
             for k in moved[:top]]
 
 
-def poll_setup(items: list, workers: int, server) -> tuple[Path, dict[str, str]]:
-    """A fresh Dovecot account holding the corpus and a config polling it: (config, environment)."""
+def poll_setup(items: list, workers: int, server, code: Path) -> tuple[Path, dict[str, str]]:
+    """A fresh Dovecot account holding the corpus and a config (code's own shipped file) polling it:
+    (config, environment)."""
     from bench.common import NO_RECEIPTS, cli_env, imap_section, write_config  # noqa: PLC0415
     from bench.make_mailbox import append_items  # noqa: PLC0415
 
@@ -188,7 +189,7 @@ def poll_setup(items: list, workers: int, server) -> tuple[Path, dict[str, str]]
         append_items(client, "INBOX", items)
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     config = write_config(work, extra=imap_section(server.host, server.port, account.user) + NO_RECEIPTS,
-                          workers=workers)
+                          workers=workers, shipped=code / "config" / "service.toml")
     return config, cli_env(account.password)
 
 
@@ -196,7 +197,7 @@ def poll_cpu(code: Path, items: list, workers: int, server) -> dict:
     """One `poll` CLI run of the corpus with `code`: CPU of all processes and of the main one, wall."""
     from bench.common import run_cli  # noqa: PLC0415
 
-    config, env = poll_setup(items, workers, server)
+    config, env = poll_setup(items, workers, server, code)
     env["PYTHONPATH"] = str(code)
     try:
         run = run_cli(config, ["poll"], env, cwd=code)
@@ -211,7 +212,7 @@ def poll_profiled(code: Path, items: list, workers: int, server, profile_out: Pa
                   callgrind: Path | None = None) -> dict:
     """One `poll` in a child process (not the CLI: no start-up), its main thread under cProfile, or the
     whole process tree under callgrind."""
-    config, env = poll_setup(items, workers, server)
+    config, env = poll_setup(items, workers, server, code)
     env["PYTHONPATH"] = str(code)
     args = [sys.executable, str(Path(__file__).resolve()), "--child-poll", str(code), "--config", str(config)]
     args += ["--profile-out", str(profile_out)] if profile_out else []

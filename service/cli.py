@@ -19,7 +19,14 @@ from .clock import Clock, fixed_clock, parse_instant, system_clock
 from .config import DEFAULT_CONFIG, Config, load_config
 from .decide.decisions import corrected, problem_is_open
 from .decide.status import registered_at, states_at, status_json, status_table
-from .demo import demo_config, demo_days, load_samples, prepare_demo_folder, run_demo, sample_folder
+from .demo import (
+    demo_config,
+    demo_days,
+    load_samples,
+    prepare_demo_folder,
+    run_demo,
+    sample_folder,
+)
 from .errors import ServiceError
 from .health import health_problems, health_values
 from .ingest import pipeline

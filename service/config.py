@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
 from urllib.parse import quote

@@ -142,7 +142,9 @@ def read_in_full(text: str, vocab: Vocabulary | None = None) -> Metrics:
 
 
 def _default_vocabulary() -> Vocabulary:
-    from .template import default_vocabulary  # template.py builds Vocabulary: imported when first asked
+    from .template import (
+        default_vocabulary,  # template.py builds Vocabulary: imported when first asked
+    )
     return default_vocabulary()
 
 

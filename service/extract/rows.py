@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from ..model import Problem, Row
 from ..text import fold
 from .grid import Grid, cell_at
-from .template import Compiled
 from .header import Header
 from .meta_lines import meta_line
 from .row_figures import FigurePlan, plan_figures
+from .template import Compiled
 
 FOOTER_WORDS = ("注:", "注1", "说明:", "填表说明", "备注:", "填表人", "填报人", "审核人", "负责人",
                 "单位负责人", "制表人", "联系人", "联系电话", "填报日期", "报送日期")

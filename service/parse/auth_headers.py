@@ -58,7 +58,9 @@ def organisational_domain(domain: str) -> str:
 
 @lru_cache(maxsize=1)
 def _suffixes():
-    from publicsuffixlist import PublicSuffixList  # its list loads once per process (~0.1 s)
+    from publicsuffixlist import (
+        PublicSuffixList,  # its list loads once per process (~0.1 s)
+    )
     return PublicSuffixList(only_icann=True)
 
 

@@ -26,6 +26,7 @@ from .charset import (
     param_value,
     split_header_params,
 )
+from .containers import CONTAINERS, read_container
 from .headers import (
     content_type,
     header_bytes,
@@ -39,7 +40,6 @@ from .headers import (
 from .lift import LIFT_ABOVE_BYTES, NOTHING_LIFTED, Lifted, lift
 from .sniff import sniff_kind
 from .transfer import recognised_reading, transfer_encoding
-from .containers import CONTAINERS, read_container
 from .unpack import (
     Budget,
     encoded_rfc822,

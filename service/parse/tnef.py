@@ -15,7 +15,13 @@ from tnefparse.tnef import TNEF
 
 from ..config import LimitsSection
 from ..model import Problem
-from .unpack import Budget, Declared, is_unsafe_name, member_bound, unsafe_members_problem
+from .unpack import (
+    Budget,
+    Declared,
+    is_unsafe_name,
+    member_bound,
+    unsafe_members_problem,
+)
 
 TNEF_ERRORS = (ValueError, LookupError, TypeError, IndexError, struct.error, AttributeError, UnicodeError)
 MAX_ATTRIBUTES = 100_000  # a real winmail.dat has a few dozen per attachment

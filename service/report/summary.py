@@ -7,9 +7,9 @@ Rows come from each city's counted version for the deadline, cities in the offic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 from ..config import Config, Deadline

@@ -18,7 +18,14 @@ from sqlalchemy import select
 from ..model import Problem, Snapshot, StoredResult
 from .changes import ChangeToken, read_rewrites
 from .decision_log import read_decisions
-from .records import read_figures, read_problems, read_results, read_row_counts, read_transaction, sent_record
+from .records import (
+    read_figures,
+    read_problems,
+    read_results,
+    read_row_counts,
+    read_transaction,
+    sent_record,
+)
 from .schema import health, results, sent
 
 

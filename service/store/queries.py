@@ -41,11 +41,11 @@ from .accounts import Accounts
 from .changes import count_rewrite
 from .decision_log import DecisionLog
 from .records import (
+    read_message_snapshot,
     read_problems,
     read_results,
     read_row_counts,
     read_rows,
-    read_message_snapshot,
     read_snapshot,
     sent_record,
     write_derived,

@@ -6,8 +6,8 @@ back, and Snapshot (everything a job's views need) in one read transaction.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Table, func, insert, select
@@ -32,8 +32,17 @@ PROBLEM_FIELDS = ("code", "message_zh", "detail", "file", "row")
 DETAIL_CHARS = 4000  # a problem's detail as stored (an exception text, a raw value)
 
 
-def stored_row(row: ReportRow) -> tuple:
+class StoredRow(tuple):
+    """A row already in ROW_COLUMNS order (stored_row's output): what a worker hands the main process, so
+    the JSON encoding of 200,000 rows runs in the worker pool, not in the one process that writes."""
+
+    __slots__ = ()
+
+
+def stored_row(row: ReportRow | StoredRow) -> tuple:
     """A row in ROW_COLUMNS order: its texts and its exact figures (decimal strings) as JSON objects."""
+    if type(row) is StoredRow:
+        return row
     figures = {k: str(v) for k, v in row.figures.items() if v is not None}
     return (row.filename, row.sheet, row.source_row, row.table, _dumps(row.values), _dumps(figures))
 
