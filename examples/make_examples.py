@@ -113,13 +113,18 @@ def build(seed: int = 2022) -> dict[str, bytes]:
     return mail
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.eml"):
+def write_samples(out: Path, mail: dict[str, bytes]) -> None:
+    """The folder holds exactly these .eml files (older samples removed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.eml"):
         old.unlink()
-    for name, raw in sorted(build().items()):
-        (OUT / name).write_bytes(raw)
-    print(f"wrote {len(list(OUT.glob('*.eml')))} messages to {OUT}")
+    for name, raw in sorted(mail.items()):
+        (out / name).write_bytes(raw)
+    print(f"wrote {len(list(out.glob('*.eml')))} messages to {out}")
+
+
+def main() -> None:
+    write_samples(OUT, build())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from examples.make_examples import write_samples  # noqa: E402
 from service.config import City  # noqa: E402
 from tests.builders import make_email  # noqa: E402
 from tests.table_builders import make_csv, make_docx, make_xls, make_xlsx  # noqa: E402
@@ -145,12 +146,7 @@ def build(seed: int = 2027) -> dict[str, bytes]:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.eml"):
-        old.unlink()
-    for name, raw in sorted(build().items()):
-        (OUT / name).write_bytes(raw)
-    print(f"wrote {len(list(OUT.glob('*.eml')))} messages to {OUT}")
+    write_samples(OUT, build())
 
 
 if __name__ == "__main__":

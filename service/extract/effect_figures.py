@@ -74,10 +74,6 @@ class Vocabulary:
         self.shapes: dict = {}
         self.seen_once: dict = {}
 
-    @classmethod
-    def build(cls, words: dict[str, tuple[str, ...]], names_zh: dict[str, str], text_zh: str) -> "Vocabulary":
-        return cls(words, names_zh, text_zh)
-
 # What may stand between a keyword and its number: "销售额累计达", "参与企业数量共".
 FILLER = re.compile(
     r"(?:数量|总数|总量|总额|金额|收入|总计|共计|合计|累计|一共|实现|完成|达到|将近|接近|超过"

@@ -73,7 +73,7 @@ def _vocabulary(t: Compiled, text_key: str, keys: tuple[str, ...]) -> Vocabulary
         if key == text_key and tuple(f.key for f in figures) == keys:
             return vocab  # the usual case: every figure from the text, one shapes cache
     wanted = [t.template.field(k) for k in keys]
-    return Vocabulary.build({f.reads: f.keywords for f in wanted}, {f.reads: f.name_zh for f in wanted},
+    return Vocabulary({f.reads: f.keywords for f in wanted}, {f.reads: f.name_zh for f in wanted},
                             t.template.field(text_key).name_zh)
 
 

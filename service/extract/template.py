@@ -50,7 +50,6 @@ class Compiled:
     max_example: int
     content_keys: tuple[str, ...]  # fields that make a row more than a 序号 or a county
     figures: tuple[TableField, ...]
-    column_figures: tuple[TableField, ...]  # numeric fields (read from their column when the table has one)
     # (text field, figures read from it, the free-text reader's keywords for them)
     text_figures: tuple[tuple[str, tuple[TableField, ...], Vocabulary], ...]
 
@@ -90,7 +89,7 @@ def compile_template(template: TableTemplate) -> Compiled:
         skip_start_re=re.compile(f"[{re.escape(starts)}]"),
         other_texts=texts, max_example=max((len(fold(w)) for w in template.example_words), default=0),
         content_keys=tuple(f.key for f in fields if f.kind not in ("seq", "county")),
-        figures=template.figures, column_figures=template.figures, text_figures=text_figures,
+        figures=template.figures, text_figures=text_figures,
     )
 
 
@@ -104,5 +103,5 @@ def _text_figures(template: TableTemplate) -> tuple[tuple[str, tuple[TableField,
 
 def _vocabulary(text: TableField, figures: list[TableField]) -> Vocabulary:
     """The reader's keywords per kind it looks for, and the names its problems use."""
-    return Vocabulary.build({f.reads: f.keywords for f in figures}, {f.reads: f.name_zh for f in figures},
+    return Vocabulary({f.reads: f.keywords for f in figures}, {f.reads: f.name_zh for f in figures},
                             text.name_zh)
